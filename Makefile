@@ -1,0 +1,46 @@
+# tintcam developer commands. `make start` and `make test` are the README's two set-up commands.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+API_PORT ?= 8000
+SITE_PORT ?= 8080
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+define WAIT_FOR_API
+import sys, time, urllib.request
+for _ in range(600):
+    try:
+        urllib.request.urlopen(sys.argv[1], timeout=5); sys.exit(0)
+    except OSError:
+        time.sleep(0.2)
+sys.exit("the API did not start")
+endef
+export WAIT_FOR_API
+
+.PHONY: install start test bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	touch $@
+
+# Start the API (chalice local) and the camera page together; prints the page's URL. Ctrl-C stops both.
+start: install
+	@printf 'export default {"apiUrl": "http://localhost:$(API_PORT)"};\n' > frontend/config.js
+	@trap 'kill 0' INT TERM EXIT; \
+	$(VENV)/bin/chalice local --host 127.0.0.1 --port $(API_PORT) --no-autoreload & \
+	$(PY) -m http.server $(SITE_PORT) --bind 127.0.0.1 --directory frontend >/dev/null 2>&1 & \
+	$(PY) -c "$$WAIT_FOR_API" http://127.0.0.1:$(API_PORT)/health && \
+	echo "tintcam is running: open http://localhost:$(SITE_PORT)/  (API at http://localhost:$(API_PORT))"; \
+	wait
+
+test: install
+	$(PY) -m pytest
+
+bench: install
+	$(PY) bench/frame_api.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-artifacts

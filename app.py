@@ -1,0 +1,94 @@
+"""tintcam's HTTP routes. Views parse the request, call one function in chalicelib and build the
+response; errors become JSON answers in ``api_view`` only."""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+
+from chalice import Chalice, Response
+
+from chalicelib import __version__, faces, options, pipeline, settings
+from chalicelib.errors import ModelUnavailable, NotAcceptable, TintcamError
+
+app = Chalice(app_name="tintcam")
+log = logging.getLogger("tintcam")
+
+JPEG = "image/jpeg"
+# Every body type reaches the view so that a wrong one gets tintcam's own 415 answer (not Chalice's).
+ANY_BODY = ["image/jpeg", "image/png", "*/*"]
+
+
+def get_settings() -> settings.Settings:
+    return settings.get()
+
+
+def json_response(body: dict, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(body=json.dumps(body), status_code=status,
+                    headers={"Content-Type": "application/json", **(headers or {})})
+
+
+def api_view(view):
+    """Turn tintcam errors (and anything unexpected) into JSON answers: the one place that does."""
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        try:
+            return view(*args, **kwargs)
+        except TintcamError as err:
+            log.info("refused %s: %s %s", app.current_request.path if app.current_request else "?",
+                     err.status, err.code)
+            return json_response(err.body(), err.status, err.headers)
+        except Exception:  # noqa: BLE001 - never let a client see a stack trace
+            log.exception("unexpected error")
+            return json_response({"code": "internal_error", "message": "an unexpected error occurred"}, 500)
+    return wrapper
+
+
+def _require_jpeg_accept(headers) -> None:
+    """API Gateway returns a binary body only when the first Accept value is a binary type."""
+    first = (headers.get("accept") or "").split(",")[0].split(";")[0].strip().lower()
+    if first not in (JPEG, "image/jpg"):
+        raise NotAcceptable("this route answers image/jpeg: send 'Accept: image/jpeg' (first in the list)")
+
+
+@app.route("/v1/tint", methods=["POST"], content_types=ANY_BODY)
+@api_view
+def tint():
+    request = app.current_request
+    _require_jpeg_accept(request.headers)
+    opts = options.parse(request.query_params, get_settings())
+    result = pipeline.tint_frame(request.raw_body, request.headers.get("content-type"), opts, get_settings())
+    log.info("tint %dx%d faces=%d ms=%.1f in=%d out=%d", result.width, result.height, len(result.faces),
+             result.processing_ms, len(request.raw_body or b""), len(result.jpeg))
+    return Response(body=result.jpeg, status_code=200, headers={
+        "Content-Type": JPEG,
+        "X-Faces": str(len(result.faces)),
+        "X-Face-Boxes": result.boxes_header(),
+        "X-Processing-Ms": f"{result.processing_ms:.1f}",
+    })
+
+
+@app.route("/v1/landmarks", methods=["POST"], content_types=ANY_BODY)
+@api_view
+def landmarks():
+    request = app.current_request
+    opts = options.parse(request.query_params, get_settings(), allowed=("min_face",))
+    result = pipeline.landmarks_frame(request.raw_body, request.headers.get("content-type"), opts, get_settings())
+    return json_response(pipeline.landmarks_document(result), headers={
+        "X-Faces": str(len(result.faces)),
+        "X-Processing-Ms": f"{result.processing_ms:.1f}",
+    })
+
+
+@app.route("/health", methods=["GET"])
+@api_view
+def health():
+    model_path = faces.resolve_model_path(get_settings().model_path)
+    try:
+        faces.load_model(model_path)
+    except ModelUnavailable:
+        pass
+    status = faces.model_status(model_path)
+    ok = status["loaded"]
+    return json_response({"status": "ok" if ok else "unavailable", "version": __version__, "model": status},
+                         200 if ok else 503)

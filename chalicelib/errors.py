@@ -1,0 +1,77 @@
+"""The one error hierarchy: each error knows its HTTP status, a stable code and a public message.
+
+Errors are turned into HTTP responses in exactly one place (``app.py``'s ``api_view``); every other
+module raises these and never builds a response itself.
+"""
+from __future__ import annotations
+
+
+class TintcamError(Exception):
+    """Base class. ``status`` is the HTTP status, ``code`` a stable machine-readable string."""
+
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, *, param: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.headers = dict(headers or {})
+
+    def body(self) -> dict:
+        body = {"code": self.code, "message": self.message}
+        if self.param is not None:
+            body["param"] = self.param
+        return body
+
+
+class BadParameter(TintcamError):
+    """A query parameter is unknown, malformed or out of range (``param`` names it)."""
+    status = 400
+    code = "bad_parameter"
+
+
+class EmptyBody(TintcamError):
+    status = 400
+    code = "empty_body"
+
+
+class InvalidImage(TintcamError):
+    """The body claims to be an image we accept but cannot be decoded."""
+    status = 400
+    code = "invalid_image"
+
+
+class NotAcceptable(TintcamError):
+    status = 406
+    code = "not_acceptable"
+
+
+class PayloadTooLarge(TintcamError):
+    """The request body has more bytes than the limit (checked before anything is parsed)."""
+    status = 413
+    code = "payload_too_large"
+
+
+class ImageTooLarge(TintcamError):
+    """The image header declares more pixels (or a longer side) than the limit; nothing was decoded."""
+    status = 413
+    code = "image_too_large"
+
+
+class OutputTooLarge(TintcamError):
+    """Even at the lowest allowed quality the answer would not fit the response payload limit."""
+    status = 413
+    code = "output_too_large"
+
+
+class UnsupportedMediaType(TintcamError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class ModelUnavailable(TintcamError):
+    """The landmark model cannot be loaded (missing or corrupt file): a server fault, retry later."""
+    status = 503
+    code = "model_unavailable"

@@ -1,0 +1,176 @@
+"""Faces and landmarks: the only module that touches dlib.
+
+Public functions take and return numpy arrays and plain tuples; no dlib type leaks out. The detector
+and the 68-point model are loaded on first use and cached. dlib is not safe to call from several
+threads at once (``chalice local`` serves requests in threads), so every dlib call holds ``_DLIB_LOCK``.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import ModelUnavailable
+
+# The 68-point (iBUG 300-W) scheme, named once.
+JAW = slice(0, 17)
+RIGHT_BROW = slice(17, 22)
+LEFT_BROW = slice(22, 27)
+NOSE = slice(27, 36)
+RIGHT_EYE = slice(36, 42)
+LEFT_EYE = slice(42, 48)
+OUTER_LIPS = slice(48, 60)
+INNER_MOUTH = slice(60, 68)
+N_POINTS = 68
+
+MODEL_FILE = "shape_predictor_68_face_landmarks.dat"
+# Where a Lambda layer puts files: a layer's zip is unpacked under /opt.
+LAYER_DIRS = ("/opt/models", "/opt")
+# dlib's frontal HOG detector scans an 80x80 window: at scale 1 it finds faces about 80 px wide and up.
+DETECTOR_WINDOW = 80
+
+_DLIB_LOCK = threading.Lock()
+_LOAD_LOCK = threading.Lock()
+_cache: dict = {}
+
+
+@dataclass(frozen=True)
+class Face:
+    box: tuple[int, int, int, int]   # x, y, w, h in frame pixels, clipped to the frame
+    points: np.ndarray               # (68, 2) float32, x and y in frame pixels
+
+    @property
+    def outer_lips(self) -> np.ndarray:
+        return self.points[OUTER_LIPS]
+
+    @property
+    def inner_mouth(self) -> np.ndarray:
+        return self.points[INNER_MOUTH]
+
+
+def resolve_model_path(configured: str = "") -> str:
+    """The one place the model is looked for: the setting, else a Lambda layer, else the PyPI package."""
+    if configured:
+        return configured
+    for folder in LAYER_DIRS:
+        candidate = os.path.join(folder, MODEL_FILE)
+        if os.path.isfile(candidate):
+            return candidate
+    try:
+        import face_recognition_models  # development and tests only; Lambda reads the layer
+    except ImportError:
+        return os.path.join(LAYER_DIRS[0], MODEL_FILE)
+    return face_recognition_models.pose_predictor_model_location()
+
+
+def _dlib():
+    import dlib  # imported here so that importing this module stays cheap
+    return dlib
+
+
+def _detector():
+    if "detector" not in _cache:
+        with _LOAD_LOCK:
+            if "detector" not in _cache:
+                _cache["detector"] = _dlib().get_frontal_face_detector()
+    return _cache["detector"]
+
+
+def _predictor(path: str):
+    entry = _cache.get("predictor")
+    if entry is not None and entry[0] == path:
+        return entry[1]
+    with _LOAD_LOCK:
+        entry = _cache.get("predictor")
+        if entry is not None and entry[0] == path:
+            return entry[1]
+        if not os.path.isfile(path):
+            raise _unavailable(path, "missing")
+        started = time.perf_counter()
+        try:
+            predictor = _dlib().shape_predictor(path)
+        except RuntimeError:
+            raise _unavailable(path, "unreadable or corrupt") from None
+        _cache["predictor"] = (path, predictor)
+        _cache["model_load_s"] = time.perf_counter() - started
+        _cache.pop("model_error", None)
+        return predictor
+
+
+def _unavailable(path: str, why: str) -> ModelUnavailable:
+    message = f"the landmark model file is {why} ({os.path.basename(path)}); try again later"
+    _cache["model_error"] = (path, message)
+    return ModelUnavailable(message, headers={"Retry-After": "30"})
+
+
+def load_model(path: str) -> None:
+    """Load the detector and the 68-point model now (raises ``ModelUnavailable``)."""
+    _detector()
+    _predictor(path)
+
+
+def model_status(path: str) -> dict:
+    """Whether the model is loaded, from where, how long loading took, and the last load error."""
+    entry = _cache.get("predictor")
+    error_path, error = _cache.get("model_error", (None, None))
+    return {
+        "loaded": entry is not None and entry[0] == path,
+        "file": os.path.basename(path),
+        "load_seconds": round(_cache.get("model_load_s", 0.0), 3),
+        "error": error if error_path == path else None,
+    }
+
+
+def detection_scale(min_face: int) -> float:
+    """How much the detector's image is resized so that faces ``min_face`` px wide fill its window."""
+    return DETECTOR_WINDOW / float(min_face)
+
+
+def detect(grey_scaled: np.ndarray, scale: float, frame_size: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    """Face boxes (x, y, w, h) in frame pixels, from a grey image that is the frame resized by ``scale``.
+
+    Boxes are not clipped here: the landmark model works best on the detector's own box.
+    """
+    detector = _detector()
+    with _DLIB_LOCK:
+        rects = detector(grey_scaled, 0)
+    boxes = []
+    for r in rects:
+        x, y = r.left() / scale, r.top() / scale
+        w, h = (r.right() - r.left() + 1) / scale, (r.bottom() - r.top() + 1) / scale
+        boxes.append((int(round(x)), int(round(y)), int(round(w)), int(round(h))))
+    boxes.sort(key=lambda b: (b[0], b[1]))
+    return boxes
+
+
+def landmarks(rgb: np.ndarray, box: tuple[int, int, int, int], model_path: str) -> np.ndarray:
+    """The 68 points (float32, frame pixels) for the face in ``box`` of the RGB frame."""
+    predictor = _predictor(model_path)
+    dlib = _dlib()
+    x, y, w, h = box
+    rect = dlib.rectangle(int(x), int(y), int(x + w - 1), int(y + h - 1))
+    with _DLIB_LOCK:
+        shape = predictor(rgb, rect)
+    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+
+
+def clip_box(box: tuple[int, int, int, int], width: int, height: int) -> tuple[int, int, int, int]:
+    x, y, w, h = box
+    x0, y0 = max(0, x), max(0, y)
+    x1, y1 = min(width, x + w), min(height, y + h)
+    return x0, y0, max(0, x1 - x0), max(0, y1 - y0)
+
+
+def find_faces(rgb: np.ndarray, grey_scaled: np.ndarray, scale: float, model_path: str) -> list[Face]:
+    """Every face in the frame with its 68 landmarks (the model is loaded first, so a missing model
+    fails the request before any detection work)."""
+    _predictor(model_path)
+    height, width = rgb.shape[:2]
+    faces = []
+    for box in detect(grey_scaled, scale, (width, height)):
+        points = landmarks(rgb, box, model_path)
+        faces.append(Face(box=clip_box(box, width, height), points=points))
+    return faces

@@ -1,0 +1,100 @@
+"""Processing as a short list of named steps:
+check request -> probe header (limits) -> decode -> find faces (detect + landmarks) -> lip mask + tint -> encode.
+
+Each step is a plain function in its own module; this module only strings them together and times them.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from . import faces as face_finder
+from . import imaging, lipstick
+from .errors import BadParameter
+from .options import TintOptions
+from .settings import Settings
+
+
+@dataclass
+class FrameResult:
+    width: int
+    height: int
+    faces: list[face_finder.Face]
+    jpeg: bytes = b""
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def processing_ms(self) -> float:
+        return sum(self.timings_ms.values())
+
+    def boxes_header(self) -> str:
+        return ";".join(",".join(str(v) for v in face.box) for face in self.faces)
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.timings[name] = round((now - self._last) * 1000.0, 3)
+        self._last = now
+
+
+def check_detection_cost(width: int, height: int, min_face: int, settings: Settings) -> float:
+    """The detector's scale for ``min_face``; refuse a min_face that would make it scan too many pixels."""
+    scale = face_finder.detection_scale(min_face)
+    scanned = width * height * scale * scale
+    if scanned > settings.max_detect_pixels:
+        smallest = int(face_finder.DETECTOR_WINDOW * (width * height / settings.max_detect_pixels) ** 0.5) + 1
+        raise BadParameter(f"min_face={min_face} is too small for a {width}x{height} image; "
+                           f"use min_face >= {smallest} or send a smaller image", param="min_face")
+    return scale
+
+
+def analyse(body: bytes | None, content_type: str | None, options: TintOptions, settings: Settings) -> tuple:
+    """The steps shared by tint and landmarks: returns (rgb, FrameResult without jpeg, timer)."""
+    timer = _Timer()
+    data = imaging.check_request(body, content_type, settings)
+    found = imaging.probe(data, settings)
+    scale = check_detection_cost(found.width, found.height, options.min_face, settings)
+    timer.lap("probe")
+    model_path = face_finder.resolve_model_path(settings.model_path)
+    face_finder.load_model(model_path)  # a missing model fails fast, before decoding
+    rgb = imaging.decode(data, found)
+    timer.lap("decode")
+    grey = imaging.grey_scaled(rgb, scale)
+    timer.lap("prepare")
+    faces = face_finder.find_faces(rgb, grey, scale, model_path)
+    timer.lap("faces")
+    return rgb, FrameResult(width=found.width, height=found.height, faces=faces), timer
+
+
+def tint_frame(body: bytes | None, content_type: str | None, options: TintOptions, settings: Settings) -> FrameResult:
+    """Tint the lips of every face; the answer is a JPEG of the same (upright) size."""
+    rgb, result, timer = analyse(body, content_type, options, settings)
+    lipstick.apply(rgb, [face.points for face in result.faces], options.color, options.intensity)
+    timer.lap("tint")
+    result.jpeg = imaging.encode(rgb, options.quality, settings)
+    timer.lap("encode")
+    result.timings_ms = timer.timings
+    return result
+
+
+def landmarks_frame(body: bytes | None, content_type: str | None, options: TintOptions,
+                    settings: Settings) -> FrameResult:
+    """Faces and their 68 landmarks, without tinting or encoding."""
+    _, result, timer = analyse(body, content_type, options, settings)
+    result.timings_ms = timer.timings
+    return result
+
+
+def landmarks_document(result: FrameResult) -> dict:
+    return {
+        "width": result.width,
+        "height": result.height,
+        "faces": [{"box": list(face.box),
+                   "landmarks": [[round(float(x), 1), round(float(y), 1)] for x, y in face.points]}
+                  for face in result.faces],
+    }

@@ -1,0 +1,81 @@
+"""The one settings module: every setting has a name, a default, an environment override and a line
+saying what it does. All are parsed and validated together by ``load()``; a bad value stops start-up
+with a message naming the variable.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, fields
+from functools import lru_cache
+
+# Lambda's response payload limit is 6 MB (6,291,456 bytes) and a binary answer goes out base64-encoded
+# (4/3 larger) inside a JSON envelope, so a JPEG answer must stay under about 4.7 MB. The request has the
+# same 6 MB limit, so bodies are capped likewise.
+LAMBDA_PAYLOAD_LIMIT = 6_291_456
+
+_HEX_COLOR = re.compile(r"^#?[0-9a-fA-F]{6}$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    # name                 default      (env var TINTCAM_<NAME upper>)   what it does
+    max_body_bytes: int = 4_500_000     # largest request body accepted; checked before anything is parsed
+    max_pixels: int = 8_294_400         # largest width*height accepted (3840x2160), read from the image header
+    max_side: int = 8192                # longest image side accepted, read from the image header
+    max_output_bytes: int = 4_600_000   # largest JPEG answer; base64 of it must fit Lambda's 6 MB payload
+    max_detect_pixels: int = 16_000_000  # cap on pixels the face detector scans (width*height*(80/min_face)^2)
+    default_color: str = "#B0303F"      # lipstick shade when the request names none (a natural red)
+    default_intensity: float = 0.6      # how far the lips move toward the shade when not given (0..1)
+    default_quality: int = 85           # output JPEG quality when not given
+    min_quality: int = 40               # lowest quality a client may ask for (and the floor when shrinking output)
+    max_quality: int = 95               # highest quality a client may ask for
+    default_min_face: int = 100         # smallest face (px wide) looked for by default: camera selfies at 640x480
+    min_min_face: int = 20              # smallest min_face a client may ask for (detector upsampling 4x)
+    max_min_face: int = 2000            # largest min_face a client may ask for
+    model_path: str = ""                # the 68-point model file; empty = resolve (Lambda layer under /opt, else the
+                                        # face-recognition-models package)
+    log_level: str = "INFO"             # level of the app's log lines
+
+    def validate(self) -> "Settings":
+        def need(ok: bool, name: str, why: str) -> None:
+            if not ok:
+                raise ValueError(f"TINTCAM_{name.upper()}: {why}")
+
+        for name in ("max_body_bytes", "max_pixels", "max_side", "max_output_bytes", "max_detect_pixels"):
+            need(getattr(self, name) > 0, name, "must be positive")
+        need(self.max_output_bytes * 4 / 3 < LAMBDA_PAYLOAD_LIMIT, "max_output_bytes",
+             "base64 of the answer must fit Lambda's 6 MB response payload")
+        need(bool(_HEX_COLOR.match(self.default_color)), "default_color", "must be a hex colour RRGGBB")
+        need(0.0 <= self.default_intensity <= 1.0, "default_intensity", "must be between 0 and 1")
+        need(1 <= self.min_quality <= self.max_quality <= 100, "min_quality", "need 1 <= min <= max <= 100")
+        need(self.min_quality <= self.default_quality <= self.max_quality, "default_quality",
+             "must be between min_quality and max_quality")
+        need(1 <= self.min_min_face <= self.default_min_face <= self.max_min_face, "default_min_face",
+             "must be between min_min_face and max_min_face")
+        need(self.log_level.upper() in ("DEBUG", "INFO", "WARNING", "ERROR"), "log_level",
+             "one of DEBUG, INFO, WARNING, ERROR")
+        return self
+
+
+def load(env: dict | None = None) -> Settings:
+    """Read every setting from ``env`` (default ``os.environ``), convert and validate."""
+    env = os.environ if env is None else env
+    values = {}
+    for field in fields(Settings):
+        key = f"TINTCAM_{field.name.upper()}"
+        if key not in env:
+            continue
+        raw = env[key]
+        try:
+            convert = {"int": int, "float": float}.get(field.type, str)
+            values[field.name] = convert(raw)
+        except ValueError:
+            raise ValueError(f"{key}: {raw!r} is not a valid {field.type}") from None
+    return Settings(**values).validate()
+
+
+@lru_cache(maxsize=1)
+def get() -> Settings:
+    """The process-wide settings, loaded and validated once."""
+    return load()

@@ -1,0 +1,72 @@
+"""Shared fixtures: the real photos in ../shared/data, their reference landmarks, and helpers."""
+from __future__ import annotations
+
+import io
+import os
+import pathlib
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+DATA = pathlib.Path(os.environ.get("TINTCAM_TEST_DATA", ROOT.parent / "shared" / "data"))
+FACES = DATA / "faces"
+VIDEO = DATA / "video" / "short_hamilton_clip.mp4"
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def need_data() -> pathlib.Path:
+    if not FACES.is_dir():
+        pytest.skip(f"test photos not found at {FACES} (see ../shared/data/README.md)")
+    return FACES
+
+
+@pytest.fixture(scope="session")
+def faces_dir() -> pathlib.Path:
+    return need_data()
+
+
+def read(name: str) -> bytes:
+    return (need_data() / name).read_bytes()
+
+
+def reference_landmarks() -> dict[str, list[np.ndarray]]:
+    """file name -> list of (68, 2) reference landmark arrays, from both landmark XML files."""
+    refs: dict[str, list[np.ndarray]] = {}
+    for xml in ("training_with_face_landmarks.xml", "testing_with_face_landmarks.xml"):
+        for image in ET.parse(need_data() / xml).getroot().iter("image"):
+            for box in image.iter("box"):
+                points = sorted(box.iter("part"), key=lambda p: int(p.get("name")))
+                refs.setdefault(image.get("file"), []).append(
+                    np.array([[int(p.get("x")), int(p.get("y"))] for p in points], dtype=np.float32))
+    return refs
+
+
+def jpeg_bytes(rgb: np.ndarray, quality: int = 92, **save) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", quality=quality, **save)
+    return buf.getvalue()
+
+
+def decode(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+@pytest.fixture(scope="session")
+def settings():
+    from chalicelib import settings as s
+    return s.load({})
+
+
+@pytest.fixture(scope="session")
+def client():
+    from chalice.test import Client
+
+    import app
+    with Client(app.app) as c:
+        yield c
+
+
+JPEG_HEADERS = {"Content-Type": "image/jpeg", "Accept": "image/jpeg"}

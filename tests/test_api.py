@@ -1,0 +1,149 @@
+"""The routes through chalice.test.Client (the Chalice app in process, as Lambda runs it)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import JPEG_HEADERS, decode, jpeg_bytes, read
+
+
+def post(client, path, body, headers=JPEG_HEADERS, query=""):
+    return client.http.post(path + query, body=body, headers=headers)
+
+
+def error(resp):
+    body = json.loads(resp.body)
+    assert set(body) >= {"code", "message"} and body["message"]
+    return body
+
+
+def test_health_reports_model_and_version(client):
+    resp = client.http.get("/health")
+    assert resp.status_code == 200
+    body = json.loads(resp.body)
+    assert body["status"] == "ok" and body["model"]["loaded"] is True and body["version"]
+
+
+def test_tint_every_face_same_size_with_headers(client):
+    data = read("2007_007763.jpg")
+    resp = post(client, "/v1/tint", data, query="?min_face=40&color=%23C2185B&intensity=0.8&quality=90")
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"] == "image/jpeg"
+    assert resp.headers["X-Faces"] == "7"
+    boxes = [tuple(map(int, b.split(","))) for b in resp.headers["X-Face-Boxes"].split(";")]
+    assert len(boxes) == 7 and all(len(b) == 4 and b[2] > 0 and b[3] > 0 for b in boxes)
+    assert float(resp.headers["X-Processing-Ms"]) > 0
+    original, tinted = decode(data), decode(resp.body)
+    assert tinted.shape == original.shape
+    # every face's lip area changed more than the JPEG re-encoding alone changes the rest of the frame
+    diff = np.abs(tinted.astype(int) - original).sum(axis=2)
+    landmarks = json.loads(post(client, "/v1/landmarks", data, query="?min_face=40").body)["faces"]
+    for face in landmarks:
+        lips = np.array(face["landmarks"][48:60])
+        x0, y0 = lips.min(axis=0).astype(int)
+        x1, y1 = lips.max(axis=0).astype(int)
+        assert diff[y0:y1 + 1, x0:x1 + 1].mean() > 2 * diff.mean(), face["box"]
+
+
+def test_no_face_comes_back_unchanged_but_reencoded(client):
+    data = read("dogs.jpg")
+    resp = post(client, "/v1/tint", data)
+    assert resp.status_code == 200 and resp.headers["X-Faces"] == "0" and resp.headers["X-Face-Boxes"] == ""
+    assert np.abs(decode(resp.body).astype(int) - decode(data)).mean() < 3
+
+
+def test_intensity_zero_is_only_reencoding(client):
+    data = read("Tom_Cruise_avp_2014_4.jpg")
+    resp = post(client, "/v1/tint", data, query="?intensity=0&quality=95")
+    assert resp.headers["X-Faces"] == "1"
+    assert np.abs(decode(resp.body).astype(int) - decode(data)).max() < 40  # JPEG noise only
+
+
+def test_png_and_exif_rotated_input_keep_upright_size(client):
+    rgb = decode(read("Tom_Cruise_avp_2014_4.jpg"))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways, shown upright
+    sideways = jpeg_bytes(np.ascontiguousarray(np.rot90(rgb, 1)), exif=exif.tobytes())
+    resp = post(client, "/v1/tint", sideways)
+    assert resp.status_code == 200 and resp.headers["X-Faces"] == "1"
+    assert decode(resp.body).shape == rgb.shape
+    import io
+    buf = io.BytesIO()
+    Image.fromarray(rgb).convert("RGBA").save(buf, "PNG")
+    resp = post(client, "/v1/tint", buf.getvalue(), headers={"Content-Type": "image/png", "Accept": "image/jpeg"})
+    assert resp.status_code == 200 and resp.headers["X-Faces"] == "1"
+
+
+def test_landmarks_document(client):
+    resp = post(client, "/v1/landmarks", read("2009_004587.jpg"), query="?min_face=40",
+                headers={"Content-Type": "image/jpeg"})
+    assert resp.status_code == 200
+    doc = json.loads(resp.body)
+    assert (doc["width"], doc["height"]) == (500, 375) or doc["width"] > 0
+    assert len(doc["faces"]) == 2
+    for face in doc["faces"]:
+        assert len(face["box"]) == 4 and len(face["landmarks"]) == 68
+        assert all(len(p) == 2 for p in face["landmarks"])
+
+
+@pytest.mark.parametrize("case,status,code", [
+    ("text", 415, "unsupported_media_type"),
+    ("no_type", 415, "unsupported_media_type"),
+    ("gif", 415, "unsupported_media_type"),
+    ("empty", 400, "empty_body"),
+    ("garbage", 400, "invalid_image"),
+    ("truncated", 400, "invalid_image"),
+    ("bad_color", 400, "bad_parameter"),
+    ("bad_intensity", 400, "bad_parameter"),
+    ("unknown_param", 400, "bad_parameter"),
+    ("tiny_min_face_huge_image", 400, "bad_parameter"),
+    ("no_accept", 406, "not_acceptable"),
+    ("json_accept", 406, "not_acceptable"),
+    ("too_many_pixels", 413, "image_too_large"),
+])
+def test_client_errors_are_json_4xx(client, case, status, code):
+    good = read("2008_002470.jpg")
+    headers, body, query = dict(JPEG_HEADERS), good, ""
+    if case == "text":
+        headers["Content-Type"] = "text/plain"
+    elif case == "no_type":
+        del headers["Content-Type"]
+    elif case == "gif":
+        import io
+        buf = io.BytesIO()
+        Image.new("RGB", (8, 8)).save(buf, "GIF")
+        body = buf.getvalue()
+    elif case == "empty":
+        body = b""
+    elif case == "garbage":
+        body = b"\x00\x01garbage" * 100
+    elif case == "truncated":
+        body = good[: len(good) // 3]
+    elif case == "bad_color":
+        query = "?color=blue"
+    elif case == "bad_intensity":
+        query = "?intensity=2"
+    elif case == "unknown_param":
+        query = "?colour=ff0000"
+    elif case == "tiny_min_face_huge_image":
+        body, query = jpeg_bytes(np.zeros((2160, 3840, 3), np.uint8)), "?min_face=20"
+    elif case == "no_accept":
+        del headers["Accept"]
+    elif case == "json_accept":
+        headers["Accept"] = "application/json"
+    elif case == "too_many_pixels":
+        body = jpeg_bytes(np.zeros((2200, 4000, 3), np.uint8))
+    resp = post(client, "/v1/tint", body, headers=headers, query=query)
+    assert resp.status_code == status, resp.body
+    assert resp.headers["Content-Type"] == "application/json"
+    assert error(resp)["code"] == code
+    # and the service keeps serving
+    assert post(client, "/v1/tint", good).status_code == 200
+
+
+def test_bad_parameter_names_it(client):
+    resp = post(client, "/v1/tint", read("2008_002470.jpg"), query="?quality=20")
+    assert resp.status_code == 400 and error(resp)["param"] == "quality"

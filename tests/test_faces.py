@@ -1,0 +1,103 @@
+"""chalicelib/faces.py on the real photos: every face found, landmarks agree with dlib's reference."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from chalicelib import faces, imaging, options
+from tests.conftest import read, reference_landmarks
+
+
+def find(name: str, settings, min_face: int):
+    data = read(name)
+    found = imaging.probe(data, settings)
+    rgb = imaging.decode(data, found)
+    scale = faces.detection_scale(min_face)
+    return faces.find_faces(rgb, imaging.grey_scaled(rgb, scale), scale,
+                            faces.resolve_model_path(settings.model_path))
+
+
+def test_all_43_reference_faces_found_with_lip_landmarks_within_2px(settings):
+    refs = reference_landmarks()
+    assert sum(len(v) for v in refs.values()) == 43
+    lip_errors = []
+    total = 0
+    for name, ref_faces in refs.items():
+        found = find(name, settings, min_face=40)
+        assert len(found) == len(ref_faces), name
+        total += len(found)
+        for face in found:
+            # pair each found face with the reference face whose lips are nearest
+            dist = [np.linalg.norm(ref[48:68] - face.points[48:68], axis=1).mean() for ref in ref_faces]
+            lip_errors.append(min(dist))
+    assert total == 43
+    assert np.mean(lip_errors) < 2.0, f"mean lip-point error {np.mean(lip_errors):.2f} px"
+    assert max(lip_errors) < 4.0
+
+
+def test_bald_guys_has_24_faces_at_default_min_face(settings):
+    assert len(find("bald_guys.jpg", settings, settings.default_min_face)) == 24
+
+
+@pytest.mark.parametrize("min_face", [40, 100])
+def test_dogs_have_no_human_face(settings, min_face):
+    assert find("dogs.jpg", settings, min_face) == []
+
+
+def test_min_face_bounds_what_is_found(settings):
+    # The 2008_002470 faces are 36-52 px wide: min_face 40 finds them, the selfie default does not.
+    assert len(find("2008_002470.jpg", settings, 40)) == 6
+    assert find("2008_002470.jpg", settings, 120) == []
+
+
+def test_detection_scale_follows_min_face():
+    assert faces.detection_scale(80) == 1.0
+    assert faces.detection_scale(40) == 2.0
+    assert faces.detection_scale(160) == 0.5
+
+
+def test_boxes_are_clipped_to_the_frame(settings):
+    for face in find("Tom_Cruise_avp_2014_4.jpg", settings, 100):
+        x, y, w, h = face.box
+        assert x >= 0 and y >= 0 and w > 300 and h > 300
+        assert x + w <= 565 and y + h <= 800
+        assert face.points.shape == (68, 2)
+        assert face.outer_lips.shape == (12, 2) and face.inner_mouth.shape == (8, 2)
+
+
+def test_concurrent_calls_are_serialised_and_agree(settings):
+    """dlib crashes when shared by threads without a lock; with the module's lock results are stable."""
+    expected = [f.box for f in find("2008_007676.jpg", settings, 40)]
+    results, errors = [], []
+
+    def work():
+        try:
+            for _ in range(3):
+                results.append([f.box for f in find("2008_007676.jpg", settings, 40)])
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(results) == 12 and all(r == expected for r in results)
+
+
+def test_missing_model_is_a_clear_503(tmp_path):
+    from chalicelib.errors import ModelUnavailable
+    with pytest.raises(ModelUnavailable, match="missing"):
+        faces.load_model(str(tmp_path / "nope.dat"))
+    corrupt = tmp_path / "corrupt.dat"
+    corrupt.write_bytes(b"not a model" * 100)
+    with pytest.raises(ModelUnavailable, match="corrupt"):
+        faces.load_model(str(corrupt))
+    assert faces.model_status(str(corrupt))["loaded"] is False
+
+
+def test_options_feed_min_face(settings):
+    assert options.parse({"min_face": "40"}, settings).min_face == 40

@@ -1,0 +1,40 @@
+"""chalicelib/options.py: the allow-list and every parameter's validation."""
+from __future__ import annotations
+
+import pytest
+
+from chalicelib import options
+from chalicelib.errors import BadParameter
+
+
+def test_defaults(settings):
+    opts = options.parse(None, settings)
+    assert opts.color == (0xB0, 0x30, 0x3F)
+    assert opts.intensity == settings.default_intensity
+    assert opts.quality == settings.default_quality
+    assert opts.min_face == settings.default_min_face
+
+
+def test_valid_values(settings):
+    opts = options.parse({"color": "#00ff7F", "intensity": "0", "quality": "40", "min_face": "20"}, settings)
+    assert opts == options.TintOptions(color=(0, 255, 127), intensity=0.0, quality=40, min_face=20)
+    assert options.parse({"color": "a0B1c2"}, settings).color == (0xA0, 0xB1, 0xC2)
+
+
+@pytest.mark.parametrize("name,value", [
+    ("color", "red"), ("color", "#12345"), ("color", "1234567"), ("color", ""), ("color", "#gg0000"),
+    ("intensity", "-0.1"), ("intensity", "1.5"), ("intensity", "nan"), ("intensity", "inf"), ("intensity", "x"),
+    ("quality", "39"), ("quality", "96"), ("quality", "80.5"), ("quality", ""),
+    ("min_face", "19"), ("min_face", "2001"), ("min_face", "abc"),
+    ("colour", "#ff0000"),
+])
+def test_bad_values_name_the_parameter(settings, name, value):
+    with pytest.raises(BadParameter) as err:
+        options.parse({name: value}, settings)
+    assert err.value.param == name
+    assert err.value.status == 400 and err.value.code == "bad_parameter"
+
+
+def test_landmarks_allow_list_is_narrower(settings):
+    with pytest.raises(BadParameter):
+        options.parse({"color": "ff0000"}, settings, allowed=("min_face",))
