@@ -29,7 +29,8 @@ N_POINTS = 68
 MODEL_FILE = "shape_predictor_68_face_landmarks.dat"
 # Where a Lambda layer puts files: a layer's zip is unpacked under /opt.
 LAYER_DIRS = ("/opt/models", "/opt")
-# dlib's frontal HOG detector scans an 80x80 window: at scale 1 it finds faces about 80 px wide and up.
+# dlib's frontal HOG detector scans an 80x80 window: at scale 1 its boxes are about 80 px wide and up
+# (measured: 73-80 px for the smallest faces it finds), so faces min_face wide need scale 80 / min_face.
 DETECTOR_WINDOW = 80
 
 _DLIB_LOCK = threading.Lock()

@@ -30,7 +30,7 @@ class Settings:
     default_quality: int = 85           # output JPEG quality when not given
     min_quality: int = 40               # lowest quality a client may ask for (and the floor when shrinking output)
     max_quality: int = 95               # highest quality a client may ask for
-    default_min_face: int = 100         # smallest face (px wide) looked for by default: camera selfies at 640x480
+    default_min_face: int = 120         # smallest face (px wide) looked for by default: camera selfies at 640x480
     min_min_face: int = 20              # smallest min_face a client may ask for (detector upsampling 4x)
     max_min_face: int = 2000            # largest min_face a client may ask for
     model_path: str = ""                # the 68-point model file; empty = resolve (Lambda layer under /opt, else the

@@ -1,0 +1,234 @@
+"""Benchmark of the frame API against the tutorial's approach and against the floor.
+
+Prints, per frame set: the tutorial baseline, this API's pipeline through the Chalice app in process,
+and the floor (JPEG decode + one landmark call per face + JPEG encode), as medians and 95th percentiles
+with ratios measured in the same run; then how detection cost scales with min_face, the cold start
+(a fresh process until its first tinted frame) and peak memory.
+
+    make bench            # or: .venv/bin/python bench/frame_api.py [--repeat N]
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import pathlib
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DATA = pathlib.Path(os.environ.get("TINTCAM_TEST_DATA", ROOT.parent / "shared" / "data"))
+
+from chalicelib import faces, imaging, options  # noqa: E402
+from chalicelib import settings as settings_module  # noqa: E402
+
+
+# ---------------------------------------------------------------- frames
+def clip_frames() -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(DATA / "video" / "short_hamilton_clip.mp4"))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    cap.release()
+    return frames
+
+
+def camera_like(frames: list[np.ndarray]) -> list[np.ndarray]:
+    """640x480 frames with one face of 120 px or more: the clip's close-up shot, cropped to 4:3 at 480p."""
+    out = []
+    for frame in frames[90:200:5]:
+        big = cv2.resize(frame, (853, 480), interpolation=cv2.INTER_AREA)
+        out.append(np.ascontiguousarray(big[:, 106:746]))
+    return out
+
+
+def photos_at(height: int) -> list[np.ndarray]:
+    out = []
+    for name in ("Tom_Cruise_avp_2014_4.jpg", "2008_007676.jpg", "2007_007763.jpg", "bald_guys.jpg"):
+        img = cv2.imread(str(DATA / "faces" / name))
+        scale = height / img.shape[0]
+        out.append(cv2.resize(img, (round(img.shape[1] * scale), height), interpolation=cv2.INTER_AREA))
+    return out
+
+
+def to_jpeg(bgr: np.ndarray) -> bytes:
+    return cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+
+
+# ---------------------------------------------------------------- the three contenders
+_detector = None
+_predictor = None
+
+
+def tutorial_baseline(jpeg: bytes) -> bytes:
+    """The tutorial's approach: HOG on the full frame, fill the mouth polygon (teeth too) of the last
+    face on a full-frame colour layer, blur it and blend it over the whole frame."""
+    global _detector, _predictor
+    import dlib
+    if _detector is None:
+        _detector = dlib.get_frontal_face_detector()
+        _predictor = dlib.shape_predictor(faces.resolve_model_path(""))
+    frame = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    layer = np.zeros_like(frame)
+    mouth = None
+    for rect in _detector(gray, 0):
+        shape = _predictor(gray, rect)
+        mouth = np.array([(shape.part(i).x, shape.part(i).y) for i in range(48, 68)], np.int32)
+    if mouth is not None:
+        cv2.fillPoly(layer, [mouth[:12]], (0, 0, 255))
+    layer = cv2.GaussianBlur(layer, (7, 7), 0)
+    frame = cv2.addWeighted(frame, 1.0, layer, 0.4, 0)
+    return cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
+
+
+def make_api_call():
+    from chalice.test import Client
+
+    import app
+    client = Client(app.app)
+    headers = {"Content-Type": "image/jpeg", "Accept": "image/jpeg"}
+
+    def call(jpeg: bytes, query: str = "") -> tuple[bytes, float, int]:
+        resp = client.http.post("/v1/tint" + query, body=jpeg, headers=headers)
+        assert resp.status_code == 200, resp.body
+        return resp.body, float(resp.headers["X-Processing-Ms"]), int(resp.headers["X-Faces"])
+    return call
+
+
+def floor(jpeg: bytes, boxes: list, settings) -> bytes:
+    """JPEG decode + one 68-point landmark call per face + JPEG encode: what no pipeline can beat."""
+    rgb = imaging.decode(jpeg, imaging.probe(jpeg, settings))
+    for box in boxes:
+        faces.landmarks(rgb, box, faces.resolve_model_path(""))
+    return imaging.encode(rgb, 85, settings)
+
+
+# ---------------------------------------------------------------- measurement
+def timed(fn, repeat: int) -> list[float]:
+    fn()  # warm
+    out = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+def run_set(name: str, frames: list[np.ndarray], call, settings, repeat: int, query: str = "") -> dict:
+    base, api, server, flo, n_faces = [], [], [], [], []
+    for bgr in frames:
+        jpeg = to_jpeg(bgr)
+        _, _, count = call(jpeg, query)
+        rgb = imaging.decode(jpeg, imaging.probe(jpeg, settings))
+        min_face = options.parse({"min_face": query.split("min_face=")[1]} if "min_face=" in query else {},
+                                 settings).min_face
+        scale = faces.detection_scale(min_face)
+        boxes = faces.detect(imaging.grey_scaled(rgb, scale), scale, rgb.shape[1::-1])
+        n_faces.append(count)
+        base += timed(lambda: tutorial_baseline(jpeg), repeat)
+        api += timed(lambda: call(jpeg, query), repeat)
+        server.append(call(jpeg, query)[1])
+        flo += timed(lambda: floor(jpeg, boxes, settings), repeat)
+    row = {"set": name, "frames": len(frames), "faces": sum(n_faces),
+           "base_med": statistics.median(base), "base_p95": pct(base, 95),
+           "api_med": statistics.median(api), "api_p95": pct(api, 95), "server_med": statistics.median(server),
+           "floor_med": statistics.median(flo), "floor_p95": pct(flo, 95)}
+    row["speedup"] = row["base_med"] / row["api_med"]
+    row["vs_floor"] = row["api_med"] / row["floor_med"]
+    return row
+
+
+def detection_scaling(frame: np.ndarray, repeat: int) -> list[tuple]:
+    rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    rows = []
+    for min_face in (60, 120, 240):
+        scale = faces.detection_scale(min_face)
+        grey = imaging.grey_scaled(rgb, scale)
+        ms = statistics.median(timed(lambda: faces.detect(grey, scale, rgb.shape[1::-1]), repeat))
+        work = rgb.shape[0] * rgb.shape[1] / min_face ** 2
+        rows.append((f"{rgb.shape[1]}x{rgb.shape[0]}", min_face, ms, work, ms / work * 1000))
+    return rows
+
+
+COLD = """
+import time, sys
+t0 = float(sys.argv[1])
+sys.path.insert(0, sys.argv[2])
+from chalice.test import Client
+import app
+jpeg = open(sys.argv[3], 'rb').read()
+with Client(app.app) as c:
+    r = c.http.post('/v1/tint', body=jpeg, headers={'Content-Type': 'image/jpeg', 'Accept': 'image/jpeg'})
+    assert r.status_code == 200
+import resource
+print(time.time() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def cold_start(jpeg: bytes, tries: int = 3) -> tuple[float, float]:
+    path = "/tmp/tintcam-bench-cold.jpg"
+    pathlib.Path(path).write_bytes(jpeg)
+    results = []
+    for _ in range(tries):
+        out = subprocess.run([sys.executable, "-c", COLD, repr(time.time()), str(ROOT), path],
+                             capture_output=True, text=True, check=True).stdout.split()
+        results.append((float(out[0]), float(out[1])))
+    return min(r[0] for r in results), max(r[1] for r in results)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per frame and contender")
+    args = parser.parse_args()
+    if not DATA.is_dir():
+        sys.exit(f"test data not found at {DATA}")
+    settings = settings_module.get()
+    call = make_api_call()
+    clip = clip_frames()
+    sets = [
+        ("camera 640x480 (close-up, face>=120px)", camera_like(clip), ""),
+        ("clip frames 640x360 (all shots)", clip[::25], ""),
+        ("photos 480p", photos_at(480), ""),
+        ("photos 720p", photos_at(720), ""),
+        ("photos 1080p", photos_at(1080), ""),
+    ]
+    print(f"tintcam frame API benchmark - {args.repeat} timed runs per frame, times in ms (median / p95)")
+    print(f"API default min_face={settings.default_min_face}; baseline = tutorial (full-frame HOG, last face only)\n")
+    header = f"{'frame set':42} {'n':>3} {'faces':>5} {'baseline':>13} {'api':>13} {'server':>7} {'floor':>13}" \
+             f" {'base/api':>8} {'api/floor':>9}"
+    print(header)
+    print("-" * len(header))
+    for name, frames, query in sets:
+        r = run_set(name, frames, call, settings, args.repeat, query)
+        print(f"{name:42} {r['frames']:3d} {r['faces']:5d} {r['base_med']:6.1f}/{r['base_p95']:6.1f}"
+              f" {r['api_med']:6.1f}/{r['api_p95']:6.1f} {r['server_med']:7.1f} {r['floor_med']:6.1f}/"
+              f"{r['floor_p95']:6.1f} {r['speedup']:7.2f}x {r['vs_floor']:8.2f}x")
+    print("\ndetection cost against pixels / min_face^2 (should be roughly constant per unit of work):")
+    for frame in (photos_at(480)[0], photos_at(1080)[0]):
+        for size, min_face, ms, work, per in detection_scaling(frame, args.repeat):
+            print(f"  {size:>10} min_face={min_face:4d}  {ms:7.2f} ms  pixels/min_face^2={work:7.1f}"
+                  f"  ms per 1000 units={per:6.2f}")
+    cold, peak = cold_start(to_jpeg(camera_like(clip)[0]))
+    print(f"\ncold start (fresh process to first tinted frame, best of 3): {cold:.2f} s")
+    print(f"peak memory of that process: {peak:.0f} MB")
+    print(f"peak memory of this benchmark process: "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
