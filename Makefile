@@ -28,8 +28,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 # Start the API (chalice local) and the camera page together; prints the page's URL. Ctrl-C stops both.
 start: install
-	@printf 'export default {"apiUrl": "http://localhost:$(API_PORT)"};\n' > frontend/config.js
+	@printf '{"apiUrl": "http://localhost:$(API_PORT)"}\n' > frontend/config.json
 	@trap 'kill 0' INT TERM EXIT; \
+	TINTCAM_SITE_ORIGINS=http://localhost:$(SITE_PORT),http://127.0.0.1:$(SITE_PORT) \
 	$(VENV)/bin/chalice local --host 127.0.0.1 --port $(API_PORT) --no-autoreload & \
 	$(PY) -m http.server $(SITE_PORT) --bind 127.0.0.1 --directory frontend >/dev/null 2>&1 & \
 	$(PY) -c "$$WAIT_FOR_API" http://127.0.0.1:$(API_PORT)/health && \

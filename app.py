@@ -8,7 +8,7 @@ import logging
 
 from chalice import Chalice, Response
 
-from chalicelib import __version__, faces, options, pipeline, settings
+from chalicelib import __version__, cors, faces, options, pipeline, settings
 from chalicelib.errors import ModelUnavailable, NotAcceptable, TintcamError
 
 app = Chalice(app_name="tintcam")
@@ -33,15 +33,27 @@ def api_view(view):
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         try:
-            return view(*args, **kwargs)
+            response = view(*args, **kwargs)
         except TintcamError as err:
             log.info("refused %s: %s %s", app.current_request.path if app.current_request else "?",
                      err.status, err.code)
-            return json_response(err.body(), err.status, err.headers)
+            response = json_response(err.body(), err.status, err.headers)
         except Exception:  # noqa: BLE001 - never let a client see a stack trace
             log.exception("unexpected error")
-            return json_response({"code": "internal_error", "message": "an unexpected error occurred"}, 500)
+            response = json_response({"code": "internal_error", "message": "an unexpected error occurred"}, 500)
+        origin = app.current_request.headers.get("origin") if app.current_request else None
+        response.headers.update(cors.headers_for(origin, get_settings()))
+        return response
     return wrapper
+
+
+@app.route("/v1/tint", methods=["OPTIONS"])
+@app.route("/v1/landmarks", methods=["OPTIONS"])
+def preflight():
+    """CORS preflight for the camera site (no key needed: browsers send none here)."""
+    origin = app.current_request.headers.get("origin")
+    headers = cors.headers_for(origin, get_settings(), preflight=True)
+    return Response(body="", status_code=204 if headers else 403, headers=headers)
 
 
 def _require_jpeg_accept(headers) -> None:

@@ -36,6 +36,8 @@ class Settings:
     model_path: str = ""                # the 68-point model file; empty = resolve (Lambda layer under /opt, else the
                                         # face-recognition-models package)
     log_level: str = "INFO"             # level of the app's log lines
+    site_origins: str = "http://localhost:8080,http://127.0.0.1:8080"  # comma-separated origins of the camera
+                                        # site allowed to call the API from a browser ('*' = any: not for prod)
 
     def validate(self) -> "Settings":
         def need(ok: bool, name: str, why: str) -> None:

@@ -1,0 +1,222 @@
+// The camera page: wires the controls to the frame streamer and shows the live figures.
+import { FrameStreamer, MAX_IN_FLIGHT, describeError } from './stream.js';
+import { Stats } from './stats.js';
+
+const SHADES = [
+  { name: 'Classic red', color: '#b0303f' },
+  { name: 'Nude rose', color: '#b86f6a' },
+  { name: 'Coral', color: '#e0604f' },
+  { name: 'Berry', color: '#8e2043' },
+  { name: 'Plum', color: '#5e2350' },
+  { name: 'Fuchsia', color: '#c2185b' },
+];
+const STORAGE_KEY = 'tintcam.settings';
+
+const $ = (id) => document.getElementById(id);
+const els = {
+  video: $('camera'), tinted: $('tinted'), placeholder: $('placeholder'), message: $('message'),
+  start: $('start'), stop: $('stop'), save: $('save'), palette: $('palette'), color: $('color'),
+  intensity: $('intensity'), intensityValue: $('intensity-value'), fps: $('fps'), fpsValue: $('fps-value'),
+  mirror: $('mirror'), stage: $('stage'), settingsForm: $('settings'), apiUrl: $('api-url'), apiKey: $('api-key'),
+  settingsNote: $('settings-note'), chart: $('chart'), connection: $('connection'),
+};
+
+const state = { apiUrl: '', apiKey: '', color: SHADES[0].color, stream: null, currentUrl: null };
+const stats = new Stats();
+
+function showMessage(text, kind = 'error') {
+  els.message.textContent = text;
+  els.message.dataset.kind = kind;
+  els.message.hidden = !text;
+}
+
+async function loadConfig() {
+  // config.json is written by the deployment (or `make start`); local storage holds what the person saved.
+  let config = {};
+  try {
+    const resp = await fetch('config.json', { cache: 'no-store' });
+    if (resp.ok) config = await resp.json();
+  } catch { /* no config file: the person sets the address */ }
+  let saved = {};
+  try { saved = JSON.parse(localStorage.getItem(STORAGE_KEY) || '{}'); } catch { saved = {}; }
+  state.apiUrl = saved.apiUrl || config.apiUrl || '';
+  state.apiKey = saved.apiKey || config.apiKey || '';
+  els.apiUrl.value = state.apiUrl;
+  els.apiKey.value = state.apiKey;
+  if (!state.apiUrl) els.connection.open = true;
+}
+
+function saveSettings(event) {
+  event.preventDefault();
+  state.apiUrl = els.apiUrl.value.trim();
+  state.apiKey = els.apiKey.value.trim();
+  localStorage.setItem(STORAGE_KEY, JSON.stringify({ apiUrl: state.apiUrl, apiKey: state.apiKey }));
+  els.settingsNote.textContent = 'Saved in this browser.';
+  if (streamer) streamer.pausedUntil = 0;
+}
+
+function buildPalette() {
+  for (const shade of SHADES) {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.setAttribute('role', 'radio');
+    button.setAttribute('aria-label', shade.name);
+    button.title = shade.name;
+    button.style.background = shade.color;
+    button.dataset.color = shade.color;
+    button.addEventListener('click', () => pickColor(shade.color));
+    els.palette.append(button);
+  }
+  pickColor(state.color);
+}
+
+function pickColor(color) {
+  state.color = color.toLowerCase();
+  els.color.value = state.color;
+  for (const button of els.palette.children) {
+    button.setAttribute('aria-checked', String(button.dataset.color === state.color));
+  }
+}
+
+function cameraProblem(err) {
+  if (!navigator.mediaDevices?.getUserMedia) {
+    return 'This page needs camera access, which browsers allow only over HTTPS or on localhost.';
+  }
+  switch (err?.name) {
+    case 'NotAllowedError':
+    case 'SecurityError':
+      return 'Camera permission was refused. Allow the camera for this site (the camera icon in the address bar), then press Start again.';
+    case 'NotFoundError':
+    case 'OverconstrainedError':
+      return 'No camera was found. Connect a camera (or enable it in your system settings), then press Start again.';
+    case 'NotReadableError':
+      return 'The camera is busy in another application. Close it there, then press Start again.';
+    default:
+      return `The camera could not be started (${err?.message || err}). Press Start to try again.`;
+  }
+}
+
+let streamer = null;
+
+async function start() {
+  if (!state.apiUrl) {
+    showMessage('Set the API address first (under “API address and key”).');
+    els.connection.open = true;
+    return;
+  }
+  els.start.disabled = true;
+  try {
+    if (!navigator.mediaDevices?.getUserMedia) throw new Error('no mediaDevices');
+    state.stream = await navigator.mediaDevices.getUserMedia({
+      video: { facingMode: 'user', width: { ideal: 640 }, height: { ideal: 480 } }, audio: false,
+    });
+  } catch (err) {
+    showMessage(cameraProblem(err));
+    document.body.dataset.camera = 'refused';
+    els.start.disabled = false;
+    return;
+  }
+  document.body.dataset.camera = 'on';
+  els.video.srcObject = state.stream;
+  await els.video.play().catch(() => {});
+  showMessage('');
+  streamer = new FrameStreamer({
+    video: els.video,
+    getSettings: () => ({
+      apiUrl: state.apiUrl, apiKey: state.apiKey, color: state.color,
+      intensity: Number(els.intensity.value), fps: Number(els.fps.value),
+    }),
+    onSent: (now) => stats.frameSent(now),
+    onFrame: showFrame,
+    onError: (err) => showMessage(describeError(err)),
+    onRecover: () => showMessage(''),
+  });
+  streamer.start();
+  els.stop.disabled = false;
+}
+
+function stop() {
+  streamer?.stop();
+  streamer = null;
+  state.stream?.getTracks().forEach((track) => track.stop());
+  state.stream = null;
+  els.video.srcObject = null;
+  els.start.disabled = false;
+  els.stop.disabled = true;
+  document.body.dataset.camera = 'off';
+}
+
+function showFrame(blob, info) {
+  const url = URL.createObjectURL(blob);
+  const previous = state.currentUrl;
+  state.currentUrl = url;
+  els.tinted.onload = () => { if (previous) URL.revokeObjectURL(previous); };
+  els.tinted.src = url;
+  els.tinted.hidden = false;
+  els.placeholder.hidden = true;
+  els.save.disabled = false;
+  els.tinted.dataset.seq = String(info.seq);
+  els.tinted.dataset.faces = String(info.faces);
+  els.tinted.dataset.boxes = info.boxes;
+  lastSent = info.sentBlob;
+  stats.frameShown(performance.now(), info);
+}
+
+let lastSent = null;
+// For tests and debugging: the frame that produced the tinted image now shown.
+window.tintcamLastSentFrame = () => lastSent;
+
+function savePicture() {
+  if (!state.currentUrl) return;
+  const link = document.createElement('a');
+  link.href = state.currentUrl;
+  link.download = `tintcam-${new Date().toISOString().replace(/[:.]/g, '-')}.jpg`;
+  document.body.append(link);
+  link.click();
+  link.remove();
+}
+
+const fmt = (v, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : '–');
+
+function render() {
+  const now = performance.now();
+  const s = stats.summary(now);
+  $('sent-fps').textContent = fmt(s.sentFps);
+  $('shown-fps').textContent = fmt(s.shownFps);
+  $('rtt-median').textContent = fmt(s.rttMedian, 0);
+  $('rtt-p95').textContent = fmt(s.rttP95, 0);
+  $('server-ms').textContent = fmt(s.serverMs);
+  $('faces').textContent = Number.isFinite(s.faces) ? String(s.faces) : '–';
+  $('bytes-up').textContent = Number.isFinite(s.bytesUp) ? `${(s.bytesUp / 1024).toFixed(1)} KB` : '–';
+  $('bytes-down').textContent = Number.isFinite(s.bytesDown) ? `${(s.bytesDown / 1024).toFixed(1)} KB` : '–';
+  if (streamer) {
+    $('in-flight').textContent = String(streamer.inFlight);
+    $('peak-in-flight').textContent = String(streamer.peakInFlight);
+    $('frames-sent').textContent = String(streamer.counts.sent);
+    $('frames-shown').textContent = String(streamer.counts.shown);
+    $('frames-skipped').textContent = String(streamer.counts.skipped);
+    $('frames-failed').textContent = String(streamer.counts.failed);
+  }
+  stats.drawChart(els.chart, now);
+}
+
+function init() {
+  $('max-in-flight').textContent = String(MAX_IN_FLIGHT);
+  buildPalette();
+  els.color.addEventListener('input', () => pickColor(els.color.value));
+  els.intensity.addEventListener('input', () => { els.intensityValue.textContent = Number(els.intensity.value).toFixed(2); });
+  els.fps.addEventListener('input', () => { els.fpsValue.textContent = els.fps.value; });
+  els.mirror.addEventListener('change', () => els.stage.classList.toggle('mirrored', els.mirror.checked));
+  els.stage.classList.toggle('mirrored', els.mirror.checked);
+  for (const radio of document.querySelectorAll('input[name="layout"]')) {
+    radio.addEventListener('change', () => { els.stage.dataset.layout = radio.value; });
+  }
+  els.start.addEventListener('click', start);
+  els.stop.addEventListener('click', stop);
+  els.save.addEventListener('click', savePicture);
+  els.settingsForm.addEventListener('submit', saveSettings);
+  setInterval(render, 250);
+  loadConfig().then(() => { document.body.dataset.ready = 'true'; });
+}
+
+init();

@@ -1,0 +1,1 @@
+export default {"apiUrl": "http://localhost:8101"};

@@ -1,0 +1,168 @@
+"""The camera page in a real browser: Debian's Chromium driven by Playwright, the clip as its camera,
+the local stack started with `make start` as the README says."""
+from __future__ import annotations
+
+import base64
+import os
+
+import numpy as np
+import pytest
+import requests
+
+from chalicelib import lipstick
+from tests.browser import CHROMIUM, launch, local_stack, write_y4m
+from tests.conftest import ARTIFACTS, VIDEO, decode
+
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Chromium not found at {CHROMIUM}")
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def camera(tmp_path_factory):
+    if not VIDEO.exists():
+        pytest.skip(f"clip not found at {VIDEO}")
+    return write_y4m(tmp_path_factory.mktemp("camera") / "closeup.y4m")
+
+
+@pytest.fixture(scope="module")
+def stack():
+    with local_stack() as urls:
+        yield urls
+
+
+@pytest.fixture(scope="module")
+def playwright():
+    with sync_api.sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture()
+def page(playwright, camera):
+    browser = launch(playwright, camera)
+    context = browser.new_context(viewport={"width": 1200, "height": 1000})
+    page = context.new_page()
+    yield page
+    context.close()
+    browser.close()
+
+
+def number(page, element_id: str) -> float:
+    text = page.locator(f"#{element_id}").inner_text()
+    return float(text) if text not in ("–", "") else float("nan")
+
+
+def wait_frames(page, more: int, timeout_s: float = 60) -> int:
+    start = int(number(page, "frames-shown"))
+    page.wait_for_function(f"Number(document.getElementById('frames-shown').textContent) >= {start + more}",
+                           timeout=timeout_s * 1000)
+    return int(number(page, "frames-shown"))
+
+
+def shown_and_sent(page) -> tuple[np.ndarray, np.ndarray, dict]:
+    """After Stop: the tinted frame on screen and the camera frame that produced it."""
+    data = page.evaluate("""async () => {
+        const toB64 = async (blob) => {
+            const bytes = new Uint8Array(await blob.arrayBuffer());
+            let s = ''; for (const b of bytes) s += String.fromCharCode(b); return btoa(s);
+        };
+        const img = document.getElementById('tinted');
+        const shown = await (await fetch(img.src)).blob();
+        return {shown: await toB64(shown), sent: await toB64(window.tintcamLastSentFrame()),
+                faces: img.dataset.faces, width: img.naturalWidth, height: img.naturalHeight};
+    }""")
+    return base64.b64decode(data["shown"]), base64.b64decode(data["sent"]), data
+
+
+def lip_ab(api_url: str, sent: bytes, frames: list[np.ndarray]) -> list[np.ndarray]:
+    """Mean a*, b* of the lip ring of every face, located on the sent frame by the API's landmarks."""
+    doc = requests.post(api_url + "/v1/landmarks", data=sent, headers={"Content-Type": "image/jpeg"},
+                        timeout=30).json()
+    assert doc["faces"], "no face in the sent frame"
+    from PIL import Image, ImageDraw
+    out = []
+    for frame in frames:
+        values = []
+        for face in doc["faces"]:
+            pts = [tuple(p) for p in face["landmarks"]]
+            mask = Image.new("L", (doc["width"], doc["height"]), 0)
+            ImageDraw.Draw(mask).polygon(pts[48:60], fill=1)
+            ImageDraw.Draw(mask).polygon(pts[60:68], fill=0)
+            ring = np.asarray(mask).astype(bool)
+            values.append(lipstick.rgb_to_lab(frame[ring])[:, 1:].mean(axis=0))
+        out.append(np.mean(values, axis=0))
+    return out
+
+
+def start_streaming(page, site_url: str, color: str | None = None) -> None:
+    page.goto(site_url)
+    page.wait_for_selector("body[data-ready='true']")
+    if color:
+        page.get_by_label("Custom colour").fill(color)
+    page.get_by_role("button", name="Start").click()
+
+
+def test_streams_tinted_frames_with_throttle_and_shade_changes(page, stack):
+    site_url, api_url, _ = stack
+    start_streaming(page, site_url, color="#2040d0")  # a blue no lip has: the hue shift is unmistakable
+    page.get_by_label("Frame rate cap (fps)").fill("6")
+    wait_frames(page, 12)
+    tinted_img = page.get_by_role("img", name="Tinted frame from the API")
+    assert tinted_img.is_visible()
+    assert page.locator("#message").is_hidden()
+    sent_fps = number(page, "sent-fps")
+    assert 0 < sent_fps <= 6.0 + 1e-6, sent_fps
+    assert 0 < number(page, "peak-in-flight") <= number(page, "max-in-flight") <= 4
+    assert number(page, "rtt-median") > 0 and number(page, "server-ms") > 0
+    assert number(page, "faces") >= 1
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "camera-page.png"), full_page=True)
+
+    page.get_by_role("button", name="Stop").click()
+    shown, sent, info = shown_and_sent(page)
+    assert (info["width"], info["height"]) == (640, 480)
+    target = lipstick.rgb_to_lab(np.array((0x20, 0x40, 0xD0), np.uint8))[1:]
+    before, after = lip_ab(api_url, sent, [decode(sent), decode(shown)])
+    assert np.linalg.norm(after - target) < np.linalg.norm(before - target) - 10, (before, after)
+    assert after[1] < before[1] - 10  # b* toward blue
+
+    # a new shade changes the later frames
+    page.get_by_role("radio", name="Coral").click()
+    page.get_by_role("button", name="Start").click()
+    wait_frames(page, 8)
+    page.get_by_role("button", name="Stop").click()
+    shown2, sent2, _ = shown_and_sent(page)
+    before2, after2 = lip_ab(api_url, sent2, [decode(sent2), decode(shown2)])
+    coral = lipstick.rgb_to_lab(np.array((0xE0, 0x60, 0x4F), np.uint8))[1:]
+    assert np.linalg.norm(after2 - coral) < np.linalg.norm(after - coral) - 10
+    assert after2[1] > after[1] + 10  # no longer blue
+
+
+def test_api_down_shows_a_message_and_recovers(page, stack):
+    site_url, api_url, _ = stack
+    start_streaming(page, site_url)
+    wait_frames(page, 3)
+    page.get_by_text("API address and key").click()
+    page.get_by_label("API address").fill("http://localhost:9")  # nothing listens there
+    page.get_by_role("button", name="Save settings").click()
+    alert = page.get_by_role("alert")
+    alert.wait_for(state="visible", timeout=15000)
+    assert "Cannot reach the API" in alert.inner_text()
+    page.get_by_label("API address").fill(api_url)
+    page.get_by_role("button", name="Save settings").click()
+    wait_frames(page, 3)
+    alert.wait_for(state="hidden", timeout=15000)
+
+
+def test_denied_camera_explains_what_to_do(playwright, camera, stack):
+    site_url, _, _ = stack
+    browser = launch(playwright, camera, grant_camera=False)
+    try:
+        page = browser.new_page()
+        start_streaming(page, site_url)
+        alert = page.get_by_role("alert")
+        alert.wait_for(state="visible", timeout=15000)
+        assert "Camera permission was refused" in alert.inner_text()
+        assert page.get_by_role("button", name="Start").is_enabled()
+    finally:
+        browser.close()
