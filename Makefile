@@ -40,7 +40,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 # Start the API (chalice local) and the camera page together; prints the page's URL. Ctrl-C stops both.
 start: install
-	@printf '{"apiUrl": "http://localhost:$(API_PORT)"}\n' > frontend/config.json
+	@$(PY) -m chalicelib.admin dev-key --config frontend/config.json --api-url http://localhost:$(API_PORT)
 	@trap 'kill 0' INT TERM EXIT; \
 	TINTCAM_SITE_ORIGINS=http://localhost:$(SITE_PORT),http://127.0.0.1:$(SITE_PORT) \
 	$(PY) -c "$$CHALICE_LOCAL" local --host 127.0.0.1 --port $(API_PORT) --no-autoreload & \

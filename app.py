@@ -8,7 +8,7 @@ import logging
 
 from chalice import Chalice, Response
 
-from chalicelib import __version__, cors, faces, options, pipeline, settings
+from chalicelib import __version__, cors, faces, metering, options, pipeline, settings
 from chalicelib.errors import ModelUnavailable, NotAcceptable, TintcamError
 
 app = Chalice(app_name="tintcam")
@@ -21,6 +21,10 @@ ANY_BODY = ["image/jpeg", "image/png", "*/*"]
 
 def get_settings() -> settings.Settings:
     return settings.get()
+
+
+def get_meter() -> metering.Meter:
+    return metering.get_meter(get_settings())
 
 
 def json_response(body: dict, status: int = 200, headers: dict | None = None) -> Response:
@@ -49,6 +53,7 @@ def api_view(view):
 
 @app.route("/v1/tint", methods=["OPTIONS"])
 @app.route("/v1/landmarks", methods=["OPTIONS"])
+@app.route("/v1/usage", methods=["OPTIONS"])
 def preflight():
     """CORS preflight for the camera site (no key needed: browsers send none here)."""
     origin = app.current_request.headers.get("origin")
@@ -63,33 +68,55 @@ def _require_jpeg_accept(headers) -> None:
         raise NotAcceptable("this route answers image/jpeg: send 'Accept: image/jpeg' (first in the list)")
 
 
-@app.route("/v1/tint", methods=["POST"], content_types=ANY_BODY)
+def _caller():
+    request = app.current_request
+    return get_meter().authenticate(metering.presented_key(request.headers, request.context))
+
+
+def _metered_frame(route: str, process, allowed: tuple[str, ...], answers_jpeg: bool = False):
+    """Authenticate, check the quota, then parse and process the frame as one metered request (so a
+    client error is recorded, not charged): shared by the frame routes."""
+    request = app.current_request
+    caller = _caller()
+    body = request.raw_body or b""
+
+    def work():
+        if answers_jpeg:
+            _require_jpeg_accept(request.headers)
+        opts = options.parse(request.query_params, get_settings(), allowed=allowed)
+        return process(body, request.headers.get("content-type"), opts, get_settings())
+
+    result, metered = get_meter().run(caller, request.headers.get(metering.IDEMPOTENCY_HEADER), route,
+                                      len(body), work)
+    log.info("%s %dx%d faces=%d ms=%.1f in=%d out=%d key=%s %s", route, result.width, result.height,
+             len(result.faces), result.processing_ms, len(body), len(result.body), caller.key_id, metered.outcome)
+    return result, {
+        "X-Faces": str(len(result.faces)),
+        "X-Processing-Ms": f"{result.processing_ms:.1f}",
+        "X-Quota-Remaining": str(metered.quota_remaining),
+    }
+
+
+@app.route("/v1/tint", methods=["POST"], content_types=ANY_BODY, api_key_required=True)
 @api_view
 def tint():
-    request = app.current_request
-    _require_jpeg_accept(request.headers)
-    opts = options.parse(request.query_params, get_settings())
-    result = pipeline.tint_frame(request.raw_body, request.headers.get("content-type"), opts, get_settings())
-    log.info("tint %dx%d faces=%d ms=%.1f in=%d out=%d", result.width, result.height, len(result.faces),
-             result.processing_ms, len(request.raw_body or b""), len(result.jpeg))
-    return Response(body=result.jpeg, status_code=200, headers={
-        "Content-Type": JPEG,
-        "X-Faces": str(len(result.faces)),
-        "X-Face-Boxes": result.boxes_header(),
-        "X-Processing-Ms": f"{result.processing_ms:.1f}",
-    })
+    result, headers = _metered_frame("/v1/tint", pipeline.tint_frame, options.ALLOWED, answers_jpeg=True)
+    return Response(body=result.body, status_code=200, headers={
+        "Content-Type": JPEG, "X-Face-Boxes": result.boxes_header(), **headers})
 
 
-@app.route("/v1/landmarks", methods=["POST"], content_types=ANY_BODY)
+@app.route("/v1/landmarks", methods=["POST"], content_types=ANY_BODY, api_key_required=True)
 @api_view
 def landmarks():
-    request = app.current_request
-    opts = options.parse(request.query_params, get_settings(), allowed=("min_face",))
-    result = pipeline.landmarks_frame(request.raw_body, request.headers.get("content-type"), opts, get_settings())
-    return json_response(pipeline.landmarks_document(result), headers={
-        "X-Faces": str(len(result.faces)),
-        "X-Processing-Ms": f"{result.processing_ms:.1f}",
-    })
+    result, headers = _metered_frame("/v1/landmarks", pipeline.landmarks_frame, ("min_face",))
+    return Response(body=result.body.decode(), status_code=200,
+                    headers={"Content-Type": "application/json", **headers})
+
+
+@app.route("/v1/usage", methods=["GET"], api_key_required=True)
+@api_view
+def usage():
+    return json_response(get_meter().usage(_caller()))
 
 
 @app.route("/health", methods=["GET"])

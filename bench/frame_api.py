@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+os.environ.setdefault("TINTCAM_DB", "/tmp/tintcam-bench/meter.sqlite3")  # meters into a throw-away store
 sys.path.insert(0, str(ROOT))
 DATA = pathlib.Path(os.environ.get("TINTCAM_TEST_DATA", ROOT.parent / "shared" / "data"))
 
@@ -96,8 +97,10 @@ def make_api_call():
     from chalice.test import Client
 
     import app
+    from chalicelib import metering
     client = Client(app.app)
-    headers = {"Content-Type": "image/jpeg", "Accept": "image/jpeg"}
+    key, _ = metering.get_meter(settings_module.get()).create_key("benchmark", 10_000_000)
+    headers = {"Content-Type": "image/jpeg", "Accept": "image/jpeg", "x-api-key": key}
 
     def call(jpeg: bytes, query: str = "") -> tuple[bytes, float, int]:
         resp = client.http.post("/v1/tint" + query, body=jpeg, headers=headers)
@@ -172,8 +175,11 @@ sys.path.insert(0, sys.argv[2])
 from chalice.test import Client
 import app
 jpeg = open(sys.argv[3], 'rb').read()
+from chalicelib import metering, settings
+key, _ = metering.get_meter(settings.get()).create_key('cold start', 10)
 with Client(app.app) as c:
-    r = c.http.post('/v1/tint', body=jpeg, headers={'Content-Type': 'image/jpeg', 'Accept': 'image/jpeg'})
+    r = c.http.post('/v1/tint', body=jpeg, headers={'Content-Type': 'image/jpeg', 'Accept': 'image/jpeg',
+                                                    'x-api-key': key})
     assert r.status_code == 200
 import resource
 print(time.time() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)

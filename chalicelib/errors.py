@@ -75,3 +75,26 @@ class ModelUnavailable(TintcamError):
     """The landmark model cannot be loaded (missing or corrupt file): a server fault, retry later."""
     status = 503
     code = "model_unavailable"
+
+
+class MissingApiKey(TintcamError):
+    status = 401
+    code = "missing_api_key"
+
+
+class InvalidApiKey(TintcamError):
+    """Unknown or revoked key (the message never repeats the key)."""
+    status = 403
+    code = "invalid_api_key"
+
+
+class QuotaExceeded(TintcamError):
+    """The key's monthly frame quota is used up; ``Retry-After`` says when it resets."""
+    status = 429
+    code = "quota_exceeded"
+
+
+class StoreUnavailable(TintcamError):
+    """The meter store cannot be read or written: the frame is refused rather than served unmetered."""
+    status = 503
+    code = "meter_unavailable"

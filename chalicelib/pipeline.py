@@ -5,6 +5,7 @@ Each step is a plain function in its own module; this module only strings them t
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 
@@ -20,7 +21,7 @@ class FrameResult:
     width: int
     height: int
     faces: list[face_finder.Face]
-    jpeg: bytes = b""
+    body: bytes = b""          # the answer: the tinted JPEG, or the landmarks JSON
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -76,7 +77,7 @@ def tint_frame(body: bytes | None, content_type: str | None, options: TintOption
     rgb, result, timer = analyse(body, content_type, options, settings)
     lipstick.apply(rgb, [face.points for face in result.faces], options.color, options.intensity)
     timer.lap("tint")
-    result.jpeg = imaging.encode(rgb, options.quality, settings)
+    result.body = imaging.encode(rgb, options.quality, settings)
     timer.lap("encode")
     result.timings_ms = timer.timings
     return result
@@ -84,8 +85,10 @@ def tint_frame(body: bytes | None, content_type: str | None, options: TintOption
 
 def landmarks_frame(body: bytes | None, content_type: str | None, options: TintOptions,
                     settings: Settings) -> FrameResult:
-    """Faces and their 68 landmarks, without tinting or encoding."""
+    """Faces and their 68 landmarks as a JSON document, without tinting or encoding."""
     _, result, timer = analyse(body, content_type, options, settings)
+    result.body = json.dumps(landmarks_document(result)).encode()
+    timer.lap("encode")
     result.timings_ms = timer.timings
     return result
 

@@ -36,6 +36,16 @@ class Settings:
     model_path: str = ""                # the 68-point model file; empty = resolve (Lambda layer under /opt, else the
                                         # face-recognition-models package)
     log_level: str = "INFO"             # level of the app's log lines
+    meter_store: str = "sqlite"         # where keys and usage live: "sqlite" (local) or "dynamodb" (AWS)
+    db: str = ".tintcam/tintcam.sqlite3"  # the SQLite file (env TINTCAM_DB), relative to the working folder
+    meter_table: str = "tintcam-meter"  # the DynamoDB table (env TINTCAM_METER_TABLE)
+    usage_plan_id: str = ""             # API Gateway usage plan that new keys join (admin command, on AWS)
+    idempotency_ttl_s: int = 86400      # how long an Idempotency-Key is remembered
+    price_per_1000_frames: float = 0.50  # what a customer pays per 1,000 charged frames, USD
+    lambda_memory_mb: int = 0           # memory the cost estimate assumes; 0 = Lambda's own (or 1024 locally)
+    lambda_gb_second_usd: float = 0.0000166667  # AWS Lambda x86 price per GB-second
+    lambda_request_usd: float = 0.0000002  # AWS Lambda price per request ($0.20 per million)
+    apigw_request_usd: float = 0.0000035   # API Gateway REST API price per request ($3.50 per million)
     site_origins: str = "http://localhost:8080,http://127.0.0.1:8080"  # comma-separated origins of the camera
                                         # site allowed to call the API from a browser ('*' = any: not for prod)
 
@@ -55,6 +65,13 @@ class Settings:
              "must be between min_quality and max_quality")
         need(1 <= self.min_min_face <= self.default_min_face <= self.max_min_face, "default_min_face",
              "must be between min_min_face and max_min_face")
+        need(self.meter_store in ("sqlite", "dynamodb"), "meter_store", "one of sqlite, dynamodb")
+        need(bool(self.db) or self.meter_store != "sqlite", "db", "a file path is needed for the sqlite store")
+        need(bool(self.meter_table) or self.meter_store != "dynamodb", "meter_table", "a table name is needed")
+        need(self.idempotency_ttl_s > 0, "idempotency_ttl_s", "must be positive")
+        for name in ("price_per_1000_frames", "lambda_gb_second_usd", "lambda_request_usd", "apigw_request_usd"):
+            need(getattr(self, name) >= 0, name, "must not be negative")
+        need(0 <= self.lambda_memory_mb <= 10240, "lambda_memory_mb", "between 0 and 10240")
         need(self.log_level.upper() in ("DEBUG", "INFO", "WARNING", "ERROR"), "log_level",
              "one of DEBUG, INFO, WARNING, ERROR")
         return self
@@ -66,6 +83,8 @@ def load(env: dict | None = None) -> Settings:
     values = {}
     for field in fields(Settings):
         key = f"TINTCAM_{field.name.upper()}"
+        if key not in env and field.name == "lambda_memory_mb" and "AWS_LAMBDA_FUNCTION_MEMORY_SIZE" in env:
+            key = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"  # on Lambda, the function's own memory size
         if key not in env:
             continue
         raw = env[key]

@@ -4,11 +4,16 @@ from __future__ import annotations
 import io
 import os
 import pathlib
+import tempfile
 import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
 from PIL import Image
+
+# Every test run meters into its own SQLite file; servers the tests start inherit it.
+os.environ["TINTCAM_DB"] = os.path.join(tempfile.mkdtemp(prefix="tintcam-test-"), "meter.sqlite3")
+os.environ.setdefault("TINTCAM_METER_STORE", "sqlite")
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DATA = pathlib.Path(os.environ.get("TINTCAM_TEST_DATA", ROOT.parent / "shared" / "data"))
@@ -69,4 +74,14 @@ def client():
         yield c
 
 
-JPEG_HEADERS = {"Content-Type": "image/jpeg", "Accept": "image/jpeg"}
+def _test_key() -> str:
+    from chalicelib import metering
+    from chalicelib import settings as s
+    key, _ = metering.get_meter(s.get()).create_key("test suite", 10_000_000)
+    return key
+
+
+TEST_KEY = _test_key()
+KEY_HEADERS = {"x-api-key": TEST_KEY}
+JPEG_HEADERS = {"Content-Type": "image/jpeg", "Accept": "image/jpeg", **KEY_HEADERS}
+LANDMARK_HEADERS = {"Content-Type": "image/jpeg", **KEY_HEADERS}

@@ -11,7 +11,7 @@ import requests
 
 from chalicelib import lipstick
 from tests.browser import CHROMIUM, launch, local_stack, write_y4m
-from tests.conftest import ARTIFACTS, VIDEO, decode
+from tests.conftest import ARTIFACTS, LANDMARK_HEADERS, VIDEO, decode
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Chromium not found at {CHROMIUM}")
 
@@ -76,7 +76,7 @@ def shown_and_sent(page) -> tuple[np.ndarray, np.ndarray, dict]:
 
 def lip_ab(api_url: str, sent: bytes, frames: list[np.ndarray]) -> list[np.ndarray]:
     """Mean a*, b* of the lip ring of every face, located on the sent frame by the API's landmarks."""
-    doc = requests.post(api_url + "/v1/landmarks", data=sent, headers={"Content-Type": "image/jpeg"},
+    doc = requests.post(api_url + "/v1/landmarks", data=sent, headers=LANDMARK_HEADERS,
                         timeout=30).json()
     assert doc["faces"], "no face in the sent frame"
     from PIL import Image, ImageDraw

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import requests
 
-from tests.conftest import JPEG_HEADERS, decode, need_data, read
+from tests.conftest import JPEG_HEADERS, LANDMARK_HEADERS, decode, need_data, read
 from tests.servers import chalice_local
 
 
@@ -34,7 +34,7 @@ def test_errors_are_json_and_server_keeps_serving(api):
     for body, headers, status in [
         (b"", JPEG_HEADERS, 400),
         (b"not an image at all", JPEG_HEADERS, 400),
-        (read("dogs.jpg"), {"Content-Type": "text/plain", "Accept": "image/jpeg"}, 415),
+        (read("dogs.jpg"), {**JPEG_HEADERS, "Content-Type": "text/plain"}, 415),
         (read("dogs.jpg")[:5000], JPEG_HEADERS, 400),
     ]:
         resp = requests.post(base + "/v1/tint", data=body, headers=headers, timeout=30)
@@ -64,7 +64,7 @@ def test_concurrent_frames_do_not_crash_dlib(api):
 def test_landmarks_over_http(api):
     base, _ = api
     resp = requests.post(base + "/v1/landmarks?min_face=40", data=read("2008_001009.jpg"),
-                         headers={"Content-Type": "image/jpeg"}, timeout=30)
+                         headers=LANDMARK_HEADERS, timeout=30)
     assert resp.status_code == 200
     doc = resp.json()
     assert len(doc["faces"]) == 2 and np.array(doc["faces"][0]["landmarks"]).shape == (68, 2)
