@@ -11,6 +11,10 @@ from dataclasses import dataclass
 
 from .settings import Settings
 
+# 1,769 MB is where Lambda gives a function one full vCPU, so server time measured on one core here is
+# close to what Lambda bills (and the stages in .chalice/config.json use it).
+DEFAULT_MEMORY_MB = 1769
+
 
 @dataclass(frozen=True)
 class PriceList:
@@ -23,7 +27,7 @@ class PriceList:
     @classmethod
     def from_settings(cls, settings: Settings) -> "PriceList":
         return cls(price_per_frame=settings.price_per_1000_frames / 1000.0,
-                   memory_mb=settings.lambda_memory_mb or 1024,
+                   memory_mb=settings.lambda_memory_mb or DEFAULT_MEMORY_MB,
                    gb_second=settings.lambda_gb_second_usd,
                    lambda_request=settings.lambda_request_usd,
                    apigw_request=settings.apigw_request_usd)

@@ -38,11 +38,12 @@ class Settings:
     log_level: str = "INFO"             # level of the app's log lines
     meter_store: str = "sqlite"         # where keys and usage live: "sqlite" (local) or "dynamodb" (AWS)
     db: str = ".tintcam/tintcam.sqlite3"  # the SQLite file (env TINTCAM_DB), relative to the working folder
+    db_busy_timeout_ms: int = 5000      # how long a SQLite write waits for another writer before a 503
     meter_table: str = "tintcam-meter"  # the DynamoDB table (env TINTCAM_METER_TABLE)
     usage_plan_id: str = ""             # API Gateway usage plan that new keys join (admin command, on AWS)
     idempotency_ttl_s: int = 86400      # how long an Idempotency-Key is remembered
     price_per_1000_frames: float = 0.50  # what a customer pays per 1,000 charged frames, USD
-    lambda_memory_mb: int = 0           # memory the cost estimate assumes; 0 = Lambda's own (or 1024 locally)
+    lambda_memory_mb: int = 0           # memory the cost estimate assumes; 0 = Lambda's own (or 1769 locally)
     lambda_gb_second_usd: float = 0.0000166667  # AWS Lambda x86 price per GB-second
     lambda_request_usd: float = 0.0000002  # AWS Lambda price per request ($0.20 per million)
     apigw_request_usd: float = 0.0000035   # API Gateway REST API price per request ($3.50 per million)

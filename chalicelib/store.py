@@ -8,6 +8,7 @@ exceeded; a replayed Idempotency-Key is answered but not counted again.
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
 import threading
 import time
@@ -118,8 +119,9 @@ CREATE TABLE IF NOT EXISTS idempotency (
 class SQLiteStore(MeterStore):
     """An embedded SQLite file; safe across threads (a connection each) and processes (write locks)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, busy_timeout_ms: int = 5000) -> None:
         self.path = path
+        self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
         folder = os.path.dirname(os.path.abspath(path))
         try:
@@ -132,10 +134,11 @@ class SQLiteStore(MeterStore):
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=True)
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None,
+                                   check_same_thread=True)
+            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
             conn.row_factory = sqlite3.Row
             self._local.conn = conn
         return conn
@@ -251,6 +254,19 @@ class DynamoStore(MeterStore):
     """One DynamoDB table (pk, sk). Frames are written with TransactWriteItems and conditions:
     the Idempotency-Key item must not exist (unexpired), the month's charged count must be under quota."""
 
+    @staticmethod
+    def create_table(client, table: str) -> None:
+        """The table's definition (used by the deploy command and the tests): pk/sk strings, on demand,
+        expired Idempotency-Key items removed by DynamoDB's TTL."""
+        client.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                                  {"AttributeName": "sk", "AttributeType": "S"}],
+                            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                                       {"AttributeName": "sk", "KeyType": "RANGE"}])
+        client.get_waiter("table_exists").wait(TableName=table)
+        client.update_time_to_live(TableName=table,
+                                   TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"})
+
     def __init__(self, table: str, client=None) -> None:
         import boto3  # only the AWS store needs it
         from botocore.config import Config
@@ -364,16 +380,22 @@ class DynamoStore(MeterStore):
 
     def record(self, event: FrameEvent, quota: int | None, idempotency_key: str | None, expires: float) -> str:
         from botocore.exceptions import ClientError
-        try:
-            self._call("transact_write_items", TransactItems=self._transaction(event, quota, idempotency_key, expires))
-            return COUNTED
-        except ClientError as exc:
-            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+        for attempt in range(6):
+            try:
+                self._call("transact_write_items",
+                           TransactItems=self._transaction(event, quota, idempotency_key, expires))
+                return COUNTED
+            except ClientError as exc:
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
             if idempotency_key and reasons and reasons[0] == "ConditionalCheckFailed":
                 return REPLAY
-            if "ConditionalCheckFailed" not in reasons:
-                raise StoreUnavailable("the meter store could not be written", headers={"Retry-After": "5"}) \
-                    from None
+            if "ConditionalCheckFailed" in reasons:
+                break
+            if "TransactionConflict" not in reasons:
+                raise StoreUnavailable("the meter store could not be written", headers={"Retry-After": "5"})
+            time.sleep(0.01 * 2 ** attempt * (0.5 + random.random()))  # another writer holds the items
+        else:
+            raise StoreUnavailable("the meter store is busy", headers={"Retry-After": "1"})
         refused = replace(event, status=429, charged=False, bytes_out=0)
         self._call("transact_write_items", TransactItems=self._transaction(refused, None, None, expires))
         return OVER_QUOTA
@@ -388,7 +410,8 @@ def open_store(settings: Settings) -> MeterStore:
     ident = (settings.meter_store, settings.db if settings.meter_store == "sqlite" else settings.meter_table)
     with _stores_lock:
         if ident not in _stores:
-            _stores[ident] = SQLiteStore(settings.db) if settings.meter_store == "sqlite" \
+            _stores[ident] = SQLiteStore(settings.db, settings.db_busy_timeout_ms) \
+                if settings.meter_store == "sqlite" \
                 else DynamoStore(settings.meter_table)
         return _stores[ident]
 

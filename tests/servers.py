@@ -61,3 +61,43 @@ def chalice_local(env: dict | None = None, port: int | None = None):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+AWS_TEST_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+                "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+# moto_server's own app, served the way `moto_server` serves it, but one request at a time: moto's
+# in-memory backend is not thread-safe (concurrent TransactWriteItems made it answer 500), whereas
+# DynamoDB itself applies each transaction atomically.
+MOTO_SERVER = """
+import sys, threading
+from werkzeug.serving import run_simple
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+app = DomainDispatcherApplication(create_backend_app)
+lock = threading.Lock()
+def serial(environ, start_response):
+    with lock:
+        return list(app(environ, start_response))
+run_simple(sys.argv[1], int(sys.argv[2]), serial, threaded=True)
+"""
+
+
+@contextlib.contextmanager
+def moto_server(port: int | None = None):
+    """moto's server (speaks the AWS wire protocol on loopback) in its own process; yields its endpoint."""
+    port = port or free_port()
+    proc = subprocess.Popen([sys.executable, "-c", MOTO_SERVER, "127.0.0.1", str(port)],
+                            env={**os.environ, **AWS_TEST_ENV, "MOTO_PORT": str(port)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(endpoint + "/moto-api/", proc)
+        yield endpoint, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -166,3 +166,21 @@ def test_denied_camera_explains_what_to_do(playwright, camera, stack):
         assert page.get_by_role("button", name="Start").is_enabled()
     finally:
         browser.close()
+
+
+def test_wrong_key_shows_the_refusal_and_the_right_key_recovers(page, stack):
+    site_url, _, _ = stack
+    start_streaming(page, site_url)
+    wait_frames(page, 3)
+    page.get_by_text("API address and key").click()
+    good_key = page.get_by_label("API key").input_value()
+    assert good_key.startswith("tc_")  # `make start` gave the page a development key
+    page.get_by_label("API key").fill("tc_" + "0" * 43)
+    page.get_by_role("button", name="Save settings").click()
+    alert = page.get_by_role("alert")
+    alert.wait_for(state="visible", timeout=15000)
+    assert "API key was refused" in alert.inner_text()
+    page.get_by_label("API key").fill(good_key)
+    page.get_by_role("button", name="Save settings").click()
+    wait_frames(page, 2)
+    alert.wait_for(state="hidden", timeout=15000)

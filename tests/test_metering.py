@@ -1,0 +1,212 @@
+"""Keys, quotas, idempotency and usage through a real `chalice local`, and the admin command."""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import sqlite3
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from chalicelib import billing, metering
+from chalicelib import settings as settings_module
+from tests.conftest import ROOT, need_data, read
+from tests.servers import AWS_TEST_ENV, chalice_local, moto_server
+
+FRAME_HEADERS = {"Content-Type": "image/jpeg", "Accept": "image/jpeg"}
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    need_data()
+    db = str(tmp_path_factory.mktemp("meter") / "meter.sqlite3")
+    return {"TINTCAM_DB": db, "TINTCAM_DB_BUSY_TIMEOUT_MS": "300"}
+
+
+def admin(env, *args, extra_env=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "chalicelib.admin", *args], cwd=ROOT, capture_output=True,
+                          text=True, env={**os.environ, **env, **(extra_env or {})}, timeout=120)
+
+
+def create_key(env, customer="acme", quota=1000) -> tuple[str, str]:
+    out = admin(env, "create", "--customer", customer, "--quota", str(quota))
+    assert out.returncode == 0, out.stderr
+    key = out.stdout.split("store it safely): ")[1].strip()
+    key_id = out.stdout.split()[1]
+    assert key.startswith("tc_") and key_id.startswith("key_")
+    return key, key_id
+
+
+@pytest.fixture(scope="module")
+def api(env):
+    with chalice_local(env=env) as (base, proc):
+        yield base, proc
+
+
+def tint(base, key=None, body=None, **headers):
+    h = dict(FRAME_HEADERS, **headers)
+    if key:
+        h["x-api-key"] = key
+    return requests.post(base + "/v1/tint", data=body if body is not None else read("Tom_Cruise_avp_2014_4.jpg"),
+                         headers=h, timeout=60)
+
+
+def usage(base, key):
+    resp = requests.get(base + "/v1/usage", headers={"x-api-key": key}, timeout=30)
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def test_missing_unknown_and_revoked_keys(api, env):
+    base, _ = api
+    resp = tint(base)
+    assert resp.status_code == 401 and resp.json()["code"] == "missing_api_key"
+    resp = tint(base, key="tc_" + "x" * 43)
+    assert resp.status_code == 403 and resp.json()["code"] == "invalid_api_key"
+    resp = tint(base, key="odd key with spaces & ünïcödé"[:20].encode("utf-8").decode("latin-1"))
+    assert resp.status_code == 403
+    key, key_id = create_key(env, "soon revoked")
+    assert tint(base, key).status_code == 200
+    out = admin(env, "revoke", key_id)
+    assert out.returncode == 0 and "revoked" in out.stdout
+    resp = tint(base, key)
+    assert resp.status_code == 403 and "revoked" in resp.json()["message"]
+    assert requests.get(base + "/v1/usage", timeout=30).status_code == 401
+
+
+def test_frames_are_counted_charged_only_with_faces(api, env):
+    base, _ = api
+    key, _ = create_key(env, "counting", quota=100)
+    before = usage(base, key)
+    assert before["frames_charged"] == 0 and before["quota_remaining"] == 100
+    resp = tint(base, key)
+    assert resp.status_code == 200 and resp.headers["X-Quota-Remaining"] == "99"
+    dogs = tint(base, key, body=read("dogs.jpg"))
+    assert dogs.status_code == 200 and dogs.headers["X-Faces"] == "0"
+    bad = tint(base, key, body=b"not a jpeg")
+    assert bad.status_code == 400
+    bad_param = requests.post(base + "/v1/tint?intensity=7", data=read("dogs.jpg"),
+                              headers={**FRAME_HEADERS, "x-api-key": key}, timeout=30)
+    assert bad_param.status_code == 400
+    after = usage(base, key)
+    assert after["frames_charged"] == 1
+    assert after["frames_not_charged"] == 3  # no face, undecodable, bad parameter
+    assert after["requests"] == 4 and after["faces"] == 1
+    assert after["bytes_in"] == 2 * len(read("dogs.jpg")) + len(read("Tom_Cruise_avp_2014_4.jpg")) + 10
+    assert after["bytes_out"] == len(resp.content) + len(dogs.content)
+    assert after["server_seconds"] > 0
+    assert after["charge_usd"] == pytest.approx(settings_module.get().price_per_1000_frames / 1000)
+    assert after["quota_remaining"] == 99
+
+
+def test_idempotency_key_answers_again_but_counts_once(api, env):
+    base, _ = api
+    key, _ = create_key(env, "retrying", quota=100)
+    first = tint(base, key, **{"Idempotency-Key": "frame-0001"})
+    again = tint(base, key, **{"Idempotency-Key": "frame-0001"})
+    assert first.status_code == again.status_code == 200 and len(again.content) > 1000
+    other = tint(base, key, **{"Idempotency-Key": "frame-0002"})
+    assert other.status_code == 200
+    assert usage(base, key)["frames_charged"] == 2
+    bad = tint(base, key, **{"Idempotency-Key": "x" * 200})
+    assert bad.status_code == 400 and bad.json()["param"] == "Idempotency-Key"
+
+
+def test_quota_spent_is_429_with_retry_after_and_never_exceeded(api, env):
+    base, _ = api
+    key, _ = create_key(env, "small plan", quota=6)
+
+    def send(i):
+        resp = tint(base, key)
+        return resp.status_code, resp.headers.get("Retry-After"), resp.headers.get("Content-Type")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(send, range(12)))
+    statuses = [r[0] for r in results]
+    assert statuses.count(200) == 6 and statuses.count(429) == 6
+    refused = [r for r in results if r[0] == 429]
+    assert all(int(r[1]) > 0 and r[2] == "application/json" for r in refused)
+    u = usage(base, key)
+    assert u["frames_charged"] == 6 and u["quota_remaining"] == 0
+    resp = tint(base, key)
+    assert resp.status_code == 429 and resp.json()["code"] == "quota_exceeded"
+    assert int(resp.headers["Retry-After"]) == metering.seconds_to_reset(metering.utcnow()) or \
+        abs(int(resp.headers["Retry-After"]) - metering.seconds_to_reset(metering.utcnow())) < 5
+
+
+def test_store_unavailable_is_503_and_not_served_unmetered(api, env):
+    base, proc = api
+    key, _ = create_key(env, "outage", quota=100)
+    assert tint(base, key).status_code == 200
+    blocker = sqlite3.connect(env["TINTCAM_DB"], isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")  # another writer holds the database
+    try:
+        resp = tint(base, key)
+        assert resp.status_code == 503 and resp.json()["code"] == "meter_unavailable"
+        assert int(resp.headers["Retry-After"]) > 0
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert proc.poll() is None
+    assert tint(base, key).status_code == 200  # recovers by itself
+    assert usage(base, key)["frames_charged"] == 2  # the refused frame was not counted
+
+
+def test_keys_never_appear_in_logs(api, env):
+    base, proc = api
+    key, _ = create_key(env, "secret keeper")
+    tint(base, key)
+    tint(base, key + "x")
+    proc.terminate()
+    output = proc.communicate(timeout=20)[0]
+    assert "/v1/tint" in output
+    assert key not in output and key[3:20] not in output
+
+
+def test_admin_list_and_report(env):
+    key, key_id = create_key(env, "reporting", quota=50)
+    listing = admin(env, "list")
+    assert listing.returncode == 0 and key_id in listing.stdout and "reporting" in listing.stdout
+    assert key not in listing.stdout
+    report = admin(env, "report", "--csv")
+    rows = list(csv.DictReader(io.StringIO(report.stdout)))
+    assert key_id in {r["key_id"] for r in rows}
+    assert set(rows[0]) >= {"frames_charged", "charge_usd", "aws_cost_usd", "server_seconds"}
+    table = admin(env, "report", "--month", "2026-01")
+    assert table.returncode == 0 and "usage for 2026-01" in table.stdout
+    assert admin(env, "revoke", "key_nope").returncode == 1
+    assert admin(env, "create", "--customer", "x", "--quota", "0").returncode == 1
+    # the database holds hashes only
+    with sqlite3.connect(env["TINTCAM_DB"]) as db:
+        dump = "\n".join(db.iterdump())
+    assert key not in dump and metering.hash_key(key) in dump
+
+
+def test_admin_creates_and_disables_api_gateway_keys(env, tmp_path):
+    import boto3
+    with moto_server() as (endpoint, _):
+        aws = {**AWS_TEST_ENV, "AWS_ENDPOINT_URL": endpoint}
+        gw = boto3.client("apigateway", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+        plan = gw.create_usage_plan(name="tintcam-test", throttle={"rateLimit": 20, "burstLimit": 40})["id"]
+        out = admin(env, "create", "--customer", "gateway", "--quota", "10", "--usage-plan-id", plan, extra_env=aws)
+        assert out.returncode == 0, out.stderr
+        key = out.stdout.split("store it safely): ")[1].strip()
+        key_id = out.stdout.split()[1]
+        keys = gw.get_api_keys(includeValues=True)["items"]
+        created = next(k for k in keys if k.get("value") == key)
+        assert created["enabled"] is True
+        assert created["id"] in {k["id"] for k in gw.get_usage_plan_keys(usagePlanId=plan)["items"]}
+        assert admin(env, "revoke", key_id, extra_env=aws).returncode == 0
+        assert gw.get_api_key(apiKey=created["id"])["enabled"] is False
+
+
+def test_price_list_rounds_lambda_duration_up():
+    prices = billing.PriceList(price_per_frame=0.0005, memory_mb=1024, gb_second=0.0000166667,
+                               lambda_request=0.0000002, apigw_request=0.0000035)
+    assert billing.billed_ms(12.01) == 13 and billing.billed_ms(0.2) == 1
+    assert prices.aws_cost(1000, 1) == pytest.approx(0.0000166667 + 0.0000037)
+    assert prices.charge(1000) == pytest.approx(0.5)
