@@ -73,6 +73,9 @@ def _caller():
     return get_meter().authenticate(metering.presented_key(request.headers, request.context))
 
 
+TRACK_HEADER = "x-track-state"
+
+
 def _metered_frame(route: str, process, allowed: tuple[str, ...], answers_jpeg: bool = False):
     """Authenticate, check the quota, then parse and process the frame as one metered request (so a
     client error is recorded, not charged): shared by the frame routes."""
@@ -81,9 +84,11 @@ def _metered_frame(route: str, process, allowed: tuple[str, ...], answers_jpeg: 
     body = request.raw_body or b""
 
     def work():
+        opts = options.parse(request.query_params, get_settings(), allowed=allowed)
         if answers_jpeg:
             _require_jpeg_accept(request.headers)
-        opts = options.parse(request.query_params, get_settings(), allowed=allowed)
+            return process(body, request.headers.get("content-type"), opts, get_settings(),
+                           track_state=request.headers.get(TRACK_HEADER))
         return process(body, request.headers.get("content-type"), opts, get_settings())
 
     result, metered = get_meter().run(caller, request.headers.get(metering.IDEMPOTENCY_HEADER), route,
@@ -102,7 +107,8 @@ def _metered_frame(route: str, process, allowed: tuple[str, ...], answers_jpeg: 
 def tint():
     result, headers = _metered_frame("/v1/tint", pipeline.tint_frame, options.ALLOWED, answers_jpeg=True)
     return Response(body=result.body, status_code=200, headers={
-        "Content-Type": JPEG, "X-Face-Boxes": result.boxes_header(), **headers})
+        "Content-Type": JPEG, "X-Face-Boxes": result.boxes_header(), "X-Track-State": result.track_state,
+        **headers})
 
 
 @app.route("/v1/landmarks", methods=["POST"], content_types=ANY_BODY, api_key_required=True)

@@ -147,6 +147,16 @@ def detect(grey_scaled: np.ndarray, scale: float, frame_size: tuple[int, int]) -
     return boxes
 
 
+def detect_scored(grey: np.ndarray, adjust_threshold: float = 0.0) -> list[tuple[tuple[int, int, int, int], float]]:
+    """Boxes (x, y, w, h in ``grey``'s own pixels) with the detector's scores; a negative
+    ``adjust_threshold`` also returns weaker detections (used only near a face that is being followed)."""
+    detector = _detector()
+    with _DLIB_LOCK:
+        rects, scores, _ = detector.run(grey, 0, adjust_threshold)
+    return [((r.left(), r.top(), r.right() - r.left() + 1, r.bottom() - r.top() + 1), float(score))
+            for r, score in zip(rects, scores)]
+
+
 def landmarks(rgb: np.ndarray, box: tuple[int, int, int, int], model_path: str) -> np.ndarray:
     """The 68 points (float32, frame pixels) for the face in ``box`` of the RGB frame."""
     predictor = _predictor(model_path)

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 
 from . import faces as face_finder
-from . import imaging, lipstick
+from . import imaging, lipstick, tracking
 from .errors import BadParameter
 from .options import TintOptions
 from .settings import Settings
@@ -23,6 +23,8 @@ class FrameResult:
     faces: list[face_finder.Face]
     body: bytes = b""          # the answer: the tinted JPEG, or the landmarks JSON
     timings_ms: dict[str, float] = field(default_factory=dict)
+    track_state: str = ""      # the signed state for the client's next frame (tint only)
+    full_search: bool = True   # whether this frame searched the whole frame for faces
 
     @property
     def processing_ms(self) -> float:
@@ -54,8 +56,8 @@ def check_detection_cost(width: int, height: int, min_face: int, settings: Setti
     return scale
 
 
-def analyse(body: bytes | None, content_type: str | None, options: TintOptions, settings: Settings) -> tuple:
-    """The steps shared by tint and landmarks: returns (rgb, FrameResult without jpeg, timer)."""
+def _decoded(body: bytes | None, content_type: str | None, options: TintOptions, settings: Settings):
+    """check request -> probe header (limits) -> load model -> decode. Returns (rgb, scale, model, timer)."""
     timer = _Timer()
     data = imaging.check_request(body, content_type, settings)
     found = imaging.probe(data, settings)
@@ -65,19 +67,33 @@ def analyse(body: bytes | None, content_type: str | None, options: TintOptions, 
     face_finder.load_model(model_path)  # a missing model fails fast, before decoding
     rgb = imaging.decode(data, found)
     timer.lap("decode")
+    return rgb, scale, model_path, timer
+
+
+def analyse(body: bytes | None, content_type: str | None, options: TintOptions, settings: Settings) -> tuple:
+    """Every face with a full search: returns (rgb, FrameResult without body, timer)."""
+    rgb, scale, model_path, timer = _decoded(body, content_type, options, settings)
     grey = imaging.grey_scaled(rgb, scale)
     timer.lap("prepare")
     faces = face_finder.find_faces(rgb, grey, scale, model_path)
     timer.lap("faces")
-    return rgb, FrameResult(width=found.width, height=found.height, faces=faces), timer
+    return rgb, FrameResult(width=rgb.shape[1], height=rgb.shape[0], faces=faces), timer
 
 
-def tint_frame(body: bytes | None, content_type: str | None, options: TintOptions, settings: Settings) -> FrameResult:
-    """Tint the lips of every face; the answer is a JPEG of the same (upright) size."""
-    rgb, result, timer = analyse(body, content_type, options, settings)
+def tint_frame(body: bytes | None, content_type: str | None, options: TintOptions, settings: Settings,
+               track_state: str | None = None) -> FrameResult:
+    """Tint the lips of every face; the answer is a JPEG of the same (upright) size. With the state of
+    the previous frame, faces are followed instead of searched for (see tracking.py)."""
+    rgb, _, model_path, timer = _decoded(body, content_type, options, settings)
+    height, width = rgb.shape[:2]
+    state = tracking.decode(track_state, settings, width, height)
+    faces, next_state, full = tracking.follow(rgb, state, options.min_face, model_path)
+    timer.lap("faces")
+    result = FrameResult(width=width, height=height, faces=faces, full_search=full)
     lipstick.apply(rgb, [face.points for face in result.faces], options.color, options.intensity)
     timer.lap("tint")
     result.body = imaging.encode(rgb, options.quality, settings)
+    result.track_state = tracking.encode(next_state, settings)
     timer.lap("encode")
     result.timings_ms = timer.timings
     return result

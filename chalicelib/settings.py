@@ -47,6 +47,8 @@ class Settings:
     lambda_gb_second_usd: float = 0.0000166667  # AWS Lambda x86 price per GB-second
     lambda_request_usd: float = 0.0000002  # AWS Lambda price per request ($0.20 per million)
     apigw_request_usd: float = 0.0000035   # API Gateway REST API price per request ($3.50 per million)
+    state_secret: str = ""              # key that signs X-Track-State; empty = a random one per process (set
+                                        # the same value on every Lambda instance so states survive)
     site_origins: str = "http://localhost:8080,http://127.0.0.1:8080"  # comma-separated origins of the camera
                                         # site allowed to call the API from a browser ('*' = any: not for prod)
 

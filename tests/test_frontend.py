@@ -104,6 +104,9 @@ def start_streaming(page, site_url: str, color: str | None = None) -> None:
 
 def test_streams_tinted_frames_with_throttle_and_shade_changes(page, stack):
     site_url, api_url, _ = stack
+    sent_states = []
+    page.on("request", lambda req: sent_states.append(req.headers.get("x-track-state"))
+            if req.method == "POST" and "/v1/tint" in req.url else None)
     start_streaming(page, site_url, color="#2040d0")  # a blue no lip has: the hue shift is unmistakable
     page.get_by_label("Frame rate cap (fps)").fill("6")
     wait_frames(page, 12)
@@ -115,6 +118,8 @@ def test_streams_tinted_frames_with_throttle_and_shade_changes(page, stack):
     assert 0 < number(page, "peak-in-flight") <= number(page, "max-in-flight") <= 4
     assert number(page, "rtt-median") > 0 and number(page, "server-ms") > 0
     assert number(page, "faces") >= 1
+    # the page sends each answer's tracking state back with a later frame
+    assert sent_states[0] is None and sum(bool(s) for s in sent_states) >= len(sent_states) - 4
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "camera-page.png"), full_page=True)
 

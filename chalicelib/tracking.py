@@ -1,0 +1,263 @@
+"""Following faces across video frames without server state: the state travels with the client.
+
+Each tint answer carries ``X-Track-State``: a compact binary state (version, frame size, the faces
+being followed: box, smoothed lip points, a tiny thumbnail, misses) signed with an HMAC, base64url.
+A state that is forged, corrupted, from another version or another frame size is ignored, never an
+error. With a valid state the server looks for each known face near where it was (a small search),
+keeps following it through frames where a full detection would miss it (a weaker detection near the
+last position, or a short coast while the face region still looks the same), drops it when it is gone
+(a cut, or several misses), and runs a full search now and then so that new faces are found.
+Lip points are smoothed with a motion-adaptive filter: steady lips hold still, fast moves follow at once.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import struct
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from . import faces as face_finder
+from .settings import Settings
+
+VERSION = 1
+MAX_TRACKS = 12
+FULL_SEARCH_EVERY = 20        # frames between full searches while faces are followed (new faces entering)
+CONFIRM_EVERY = 4             # frames between detector confirmations of a followed face
+MAX_MISSES = 4                # failed confirmations in a row before a face is dropped
+WEAK_THRESHOLD = -0.6         # detector threshold near a followed face (turned or partly covered faces)
+SAME_REGION = 0.55            # thumbnail correlation below which a region no longer shows the same face
+THUMB = 6                     # thumbnail side (THUMB x THUMB grey pixels)
+SEARCH_MARGIN = 0.5           # the search region around a followed box, in box widths
+MAC_BYTES = 16
+LIPS = slice(48, 68)
+ANCHOR = slice(27, 48)        # nose and eyes: they move with the head, not with speech
+
+_HEADER = struct.Struct(">BHHBB")        # version, width, height, frames since full search, faces
+_TRACK = struct.Struct(">hhHHBB")        # box x, y, w, h, misses, frames since confirmed
+_N_REL = 43                               # 20 lip points (x, y), the anchor (x, y), the anchor's spread
+_process_secret = secrets.token_bytes(32)
+
+
+@dataclass
+class Track:
+    box: tuple[int, int, int, int]
+    lips: np.ndarray                      # (20, 2) float32 smoothed lip points, frame pixels
+    anchor: np.ndarray                    # (2,) centroid of the nose and eye points (raw), frame pixels
+    spread: float                         # their mean distance to that centroid, pixels
+    thumb: np.ndarray                     # (THUMB*THUMB,) uint8 grey thumbnail of the box
+    misses: int = 0
+    since_confirm: int = 0
+
+
+@dataclass
+class TrackState:
+    width: int
+    height: int
+    since_full: int = 0
+    tracks: list[Track] = field(default_factory=list)
+
+
+def _secret(settings: Settings) -> bytes:
+    return settings.state_secret.encode() if settings.state_secret else _process_secret
+
+
+def encode(state: TrackState, settings: Settings) -> str:
+    tracks = state.tracks[:MAX_TRACKS]
+    parts = [_HEADER.pack(VERSION, state.width, state.height, min(state.since_full, 255), len(tracks))]
+    for t in tracks:
+        x, y, w, h = (int(np.clip(v, -32768, 32767)) for v in t.box)
+        w, h = max(1, min(w, 65535)), max(1, min(h, 65535))
+        parts.append(_TRACK.pack(x, y, w, h, min(t.misses, 255), min(t.since_confirm, 255)))
+        points = np.vstack([t.lips, t.anchor[None, :]]) - np.array([x, y], np.float32)
+        rel = np.concatenate([points.reshape(-1), [t.spread]]) / w          # -1..3 box widths -> uint16
+        parts.append(np.clip(np.rint((rel + 1.0) * 16384), 0, 65535).astype(">u2").tobytes())
+        parts.append(t.thumb.astype(np.uint8).tobytes())
+    payload = b"".join(parts)
+    mac = hmac.new(_secret(settings), payload, hashlib.sha256).digest()[:MAC_BYTES]
+    return base64.urlsafe_b64encode(payload + mac).decode().rstrip("=")
+
+
+def decode(token: str | None, settings: Settings, width: int, height: int) -> TrackState | None:
+    """The state, or None when absent, forged, corrupted, of another version or another frame size."""
+    if not token or len(token) > 8192:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except (ValueError, TypeError):
+        return None
+    payload, mac = raw[:-MAC_BYTES], raw[-MAC_BYTES:]
+    expected = hmac.new(_secret(settings), payload, hashlib.sha256).digest()[:MAC_BYTES]
+    if len(raw) <= MAC_BYTES or not hmac.compare_digest(mac, expected):
+        return None
+    try:
+        version, w, h, since_full, count = _HEADER.unpack_from(payload, 0)
+        if version != VERSION or (w, h) != (width, height) or count > MAX_TRACKS:
+            return None
+        offset = _HEADER.size
+        tracks = []
+        for _ in range(count):
+            x, y, bw, bh, misses, since_confirm = _TRACK.unpack_from(payload, offset)
+            offset += _TRACK.size
+            rel = (np.frombuffer(payload, ">u2", _N_REL, offset).astype(np.float32) / 16384 - 1.0) * bw
+            offset += 2 * _N_REL
+            thumb = np.frombuffer(payload, np.uint8, THUMB * THUMB, offset).copy()
+            offset += THUMB * THUMB
+            points = rel[:42].reshape(21, 2) + np.array([x, y], np.float32)
+            if not np.isfinite(points).all() or rel[42] <= 0:
+                return None
+            tracks.append(Track(box=(x, y, bw, bh), lips=points[:20], anchor=points[20], spread=float(rel[42]),
+                                thumb=thumb, misses=misses, since_confirm=since_confirm))
+        if offset != len(payload):
+            return None
+    except struct.error:
+        return None
+    return TrackState(width=w, height=h, since_full=since_full, tracks=tracks)
+
+
+def thumbnail(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """A THUMB x THUMB grey summary of the frame inside ``box`` (zeros where the box leaves the frame)."""
+    x, y, w, h = box
+    crop = Image.fromarray(rgb[max(0, y):max(0, y + h), max(0, x):max(0, x + w)])
+    if crop.width < 1 or crop.height < 1:
+        return np.zeros(THUMB * THUMB, np.uint8)
+    return np.asarray(crop.convert("L").resize((THUMB, THUMB), Image.BILINEAR), dtype=np.uint8).reshape(-1)
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation of two thumbnails (1 = same pattern; flat regions count as different)."""
+    a = a.astype(np.float32) - a.mean()
+    b = b.astype(np.float32) - b.mean()
+    denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / denom) if denom > 1e-6 else 0.0
+
+
+def iou(a, b) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    ix = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    iy = max(0, min(ay + ah, by + bh) - max(ay, by))
+    inter = ix * iy
+    union = aw * ah + bw * bh - inter
+    return inter / union if union > 0 else 0.0
+
+
+def search_near(rgb: np.ndarray, box, min_face: int) -> tuple[int, int, int, int] | None:
+    """Look for a face near ``box`` in a small region, accepting weaker detections than a full search."""
+    x, y, w, h = box
+    margin = SEARCH_MARGIN * w
+    x0, y0 = max(0, int(x - margin)), max(0, int(y - margin))
+    x1, y1 = min(rgb.shape[1], int(x + w + margin)), min(rgb.shape[0], int(y + h + margin))
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return None
+    # Scale so that a face 80% of the followed size fills the detector's window.
+    scale = min(face_finder.DETECTOR_WINDOW / max(0.8 * w, 1.0), face_finder.detection_scale(min_face) * 1.5)
+    region = Image.fromarray(rgb[y0:y1, x0:x1]).convert("L")
+    size = (max(1, round(region.width * scale)), max(1, round(region.height * scale)))
+    found = face_finder.detect_scored(np.asarray(region.resize(size, Image.BILINEAR)), WEAK_THRESHOLD)
+    if not found:
+        return None
+    centre = np.array([x + w / 2, y + h / 2])
+
+    def to_frame(b):
+        bx, by, bw, bh = b
+        return (round(x0 + bx / scale), round(y0 + by / scale), round(bw / scale), round(bh / scale))
+    boxes = [to_frame(b) for b, _ in found]
+    best = min(boxes, key=lambda b: np.hypot(*(np.array([b[0] + b[2] / 2, b[1] + b[3] / 2]) - centre)))
+    return best if iou(best, box) > 0.1 or abs(best[2] - w) < 0.5 * w else None
+
+
+def smooth(previous: np.ndarray, current: np.ndarray, face_width: float) -> np.ndarray:
+    """Motion-adaptive exponential smoothing: small moves (jitter) are damped, large moves followed."""
+    motion = float(np.linalg.norm(current - previous, axis=1).mean()) / max(face_width, 1.0)
+    alpha = float(np.clip(0.25 + motion * 25.0, 0.25, 1.0))
+    return previous + alpha * (current - previous)
+
+
+def _anchor(points: np.ndarray) -> tuple[np.ndarray, float]:
+    stable = points[ANCHOR]
+    centre = stable.mean(axis=0)
+    return centre, float(np.linalg.norm(stable - centre, axis=1).mean())
+
+
+def _moved_box(track: Track, points: np.ndarray) -> tuple[int, int, int, int]:
+    """The followed box carried along with the face: shifted and scaled as the nose and eyes moved."""
+    centre, spread = _anchor(points)
+    ratio = float(np.clip(spread / max(track.spread, 1e-3), 0.8, 1.25))
+    x, y, w, h = track.box
+    cx, cy = x + w / 2 + (centre[0] - track.anchor[0]), y + h / 2 + (centre[1] - track.anchor[1])
+    w, h = w * ratio, h * ratio
+    return int(round(cx - w / 2)), int(round(cy - h / 2)), max(1, int(round(w))), max(1, int(round(h)))
+
+
+def follow(rgb: np.ndarray, state: TrackState | None, min_face: int, model_path: str,
+           smoothing: bool = True) -> tuple[list[face_finder.Face], TrackState, bool]:
+    """Find this frame's faces using the previous state; returns (faces, the next state, full search?).
+
+    A followed face costs one landmark call: the model runs on the face's last box and the box is
+    carried along with the nose and eyes. Every CONFIRM_EVERY frames, or at once when the region stops
+    looking like the face it held (a cut), a small detector search confirms it; a face that fails
+    MAX_MISSES confirmations in a row, or whose region changed, is dropped. A full search runs when
+    nothing is followed, every FULL_SEARCH_EVERY frames, and in the frame where a face was dropped.
+    """
+    height, width = rgb.shape[:2]
+    previous = list(state.tracks) if state else []
+    full = not previous or state.since_full + 1 >= FULL_SEARCH_EVERY
+    # (box, previous track or None, misses, since_confirm, landmarks already computed for this box or None)
+    kept: list[tuple] = []
+    dropped = False
+    for track in previous:
+        changed = similarity(thumbnail(rgb, track.box), track.thumb) < SAME_REGION
+        if changed or track.since_confirm + 1 >= CONFIRM_EVERY:
+            found = search_near(rgb, track.box, min_face)
+            if found is not None:
+                kept.append((found, track, 0, 0, None))
+            elif not changed and track.misses + 1 <= MAX_MISSES:
+                points = face_finder.landmarks(rgb, track.box, model_path)
+                kept.append((track.box, track, track.misses + 1, 0, points))
+            else:
+                dropped = True
+        else:
+            points = face_finder.landmarks(rgb, track.box, model_path)
+            kept.append((track.box, track, track.misses, track.since_confirm + 1, points))
+    if full or dropped:
+        full = True
+        scale = face_finder.detection_scale(min_face)
+        grey = Image.fromarray(rgb).convert("L")
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        scaled = grey if size == grey.size else grey.resize(size, Image.BILINEAR)
+        for box in face_finder.detect(np.asarray(scaled), scale, (width, height)):
+            match = max(range(len(kept)), key=lambda i: iou(kept[i][0], box), default=None)
+            if match is not None and iou(kept[match][0], box) > 0.3:
+                kept[match] = (box, kept[match][1], 0, 0, None)   # confirmed by the full search
+            else:
+                kept.append((box, None, 0, 0, None))
+    found_faces, tracks = [], []
+    for box, track, misses, since_confirm, points in _without_duplicates(kept):
+        if points is None:
+            points = face_finder.landmarks(rgb, box, model_path)
+        lips = points[LIPS]
+        if track is not None and smoothing:
+            lips = smooth(track.lips, lips, box[2])
+            points = points.copy()
+            points[LIPS] = lips
+        found_faces.append(face_finder.Face(box=face_finder.clip_box(box, width, height), points=points))
+        raw_anchor, spread = _anchor(points)
+        next_box = _moved_box(track, points) if track is not None and box is track.box else box
+        tracks.append(Track(box=next_box, lips=lips.astype(np.float32), anchor=raw_anchor, spread=max(spread, 1e-3),
+                            thumb=thumbnail(rgb, next_box), misses=misses, since_confirm=since_confirm))
+    since_full = 0 if full else state.since_full + 1
+    return found_faces, TrackState(width=width, height=height, since_full=since_full, tracks=tracks[:MAX_TRACKS]), full
+
+
+def _without_duplicates(pairs):
+    """Two followed boxes on one face: keep the confirmed (fewest misses), then the first."""
+    kept = []
+    for pair in sorted(pairs, key=lambda p: p[2]):
+        if all(iou(pair[0], other[0]) < 0.5 for other in kept):
+            kept.append(pair)
+    return sorted(kept, key=lambda p: (p[0][0], p[0][1]))
