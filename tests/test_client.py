@@ -1,0 +1,220 @@
+"""The Python client and the `tintcam` command line against a real `chalice local`, with a key made by
+the admin command."""
+from __future__ import annotations
+
+import http.server
+import os
+import shutil
+import subprocess
+import sys
+import threading
+
+import cv2
+import numpy as np
+import pytest
+import requests
+
+from tests.conftest import FACES, ROOT, VIDEO, need_data, read
+from tests.servers import chalice_local, free_port
+from tintcam_client import AuthError, BadRequest, Client, QuotaExceeded
+
+TINTCAM = os.path.join(os.path.dirname(sys.executable), "tintcam")
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    need_data()
+    return {"TINTCAM_DB": str(tmp_path_factory.mktemp("client") / "meter.sqlite3")}
+
+
+def admin_key(env, customer, quota):
+    out = subprocess.run([sys.executable, "-m", "chalicelib.admin", "create", "--customer", customer, "--quota",
+                          str(quota)], cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, check=True)
+    return out.stdout.split("store it safely): ")[1].strip()
+
+
+@pytest.fixture(scope="module")
+def api(env):
+    with chalice_local(env=env) as (base, _):
+        yield base
+
+
+@pytest.fixture(scope="module")
+def key(env, api):
+    return admin_key(env, "client tests", 100_000)
+
+
+def cli(api, key, *args, env_key=True):
+    env = {**os.environ, "TINTCAM_API_URL": api}
+    env.pop("TINTCAM_API_KEY", None)
+    if env_key:
+        env["TINTCAM_API_KEY"] = key
+    return subprocess.run([TINTCAM, *args], capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_library_tint_landmarks_usage(api, key):
+    with Client(api, key) as client:
+        assert "***" in repr(client) and key not in repr(client)
+        before = client.usage()["frames_charged"]
+        result = client.tint(read("Tom_Cruise_avp_2014_4.jpg"), color="#8E2043", intensity=0.8)
+        assert result.faces == 1 and len(result.boxes) == 1 and result.server_ms > 0
+        assert result.track_state and result.quota_remaining is not None
+        assert result.image().shape == (800, 565, 3)
+        array = cv2.imread(str(FACES / "2008_007676.jpg"))
+        assert client.tint(array, min_face=40).faces == 7  # an OpenCV array is encoded for you
+        marks = client.landmarks(read("2009_004587.jpg"), min_face=40)
+        assert len(marks.faces) == 2 and len(marks.faces[0]["landmarks"]) == 68
+        assert client.usage()["frames_charged"] == before + 3
+        with pytest.raises(BadRequest) as err:
+            client.tint(b"not an image")
+        assert err.value.status == 400 and err.value.code == "invalid_image"
+
+
+def test_wrong_key_and_spent_quota_are_typed_errors(api, env):
+    with Client(api, "tc_" + "z" * 43) as client:
+        with pytest.raises(AuthError) as err:
+            client.tint(read("dogs.jpg"))
+        assert err.value.status == 403
+    small = admin_key(env, "tiny", 1)
+    with Client(api, small) as client:
+        client.tint(read("Tom_Cruise_avp_2014_4.jpg"))
+        with pytest.raises(QuotaExceeded) as err:
+            client.tint(read("Tom_Cruise_avp_2014_4.jpg"))
+        assert err.value.retry_after > 60  # until next month: not retried
+    out = cli(api, small, "photo", str(FACES / "Tom_Cruise_avp_2014_4.jpg"), "-o", "/tmp/tintcam-never.jpg")
+    assert out.returncode == 3 and "quota used up" in out.stderr and small not in out.stderr + out.stdout
+    out = cli(api, "tc_" + "z" * 43, "usage")
+    assert out.returncode == 1 and "403" in out.stderr
+
+
+class FlakyProxy(http.server.ThreadingHTTPServer):
+    """Forwards to the API but answers the first frame with 503 (its answer 'lost' after the API counted
+    it), as a load balancer hiccup would; the client's retry carries the same Idempotency-Key."""
+
+    def __init__(self, target):
+        self.target, self.failed, self.seen_keys = target, 0, []
+        super().__init__(("127.0.0.1", free_port()), self.Handler)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def _forward(self):
+            length = int(self.headers.get("Content-Length", 0))
+            body = self.rfile.read(length) if length else None
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+            resp = requests.request(self.command, self.server.target + self.path, data=body, headers=headers,
+                                    timeout=60)
+            if self.command == "POST":
+                self.server.seen_keys.append(self.headers.get("Idempotency-Key"))
+                if self.server.failed == 0:
+                    self.server.failed += 1
+                    self.send_response(503)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"{}")
+                    return
+            self.send_response(resp.status_code)
+            for name, value in resp.headers.items():
+                if name.lower() not in ("content-length", "connection", "transfer-encoding", "date", "server"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(resp.content)))
+            self.end_headers()
+            self.wfile.write(resp.content)
+
+        do_GET = do_POST = _forward
+
+
+def test_retry_after_503_is_charged_once(api, env):
+    key = admin_key(env, "flaky network", 100)
+    proxy = FlakyProxy(api)
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with Client(f"http://127.0.0.1:{proxy.server_address[1]}", key, backoff=0.05) as client:
+            result = client.tint(read("Tom_Cruise_avp_2014_4.jpg"))
+            assert result.faces == 1 and result.retries == 1
+            assert len(proxy.seen_keys) == 2 and proxy.seen_keys[0] == proxy.seen_keys[1]
+            usage = client.usage()
+        assert usage["frames_charged"] == 1 and usage["requests"] == 1  # counted once, answered twice
+    finally:
+        proxy.shutdown()
+
+
+def test_connection_errors_are_retried_then_reported():
+    from tintcam_client import ConnectionFailed
+    with Client(f"http://127.0.0.1:{free_port()}", "tc_" + "a" * 43, retries=2, backoff=0.01) as client:
+        with pytest.raises(ConnectionFailed):
+            client.usage()
+
+
+def test_cli_photo_and_folder(api, key, tmp_path):
+    out = cli(api, key, "photo", str(FACES / "Tom_Cruise_avp_2014_4.jpg"), "-o", str(tmp_path / "tom.jpg"),
+              "--color", "#C2185B")
+    assert out.returncode == 0, out.stderr
+    assert cv2.imread(str(tmp_path / "tom.jpg")).shape == (800, 565, 3)
+    assert "frames: 1" in out.stdout and "charged: 1 frames" in out.stdout
+    assert key not in out.stdout + out.stderr
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("2008_001009.jpg", "2009_004587.jpg", "dogs.jpg"):
+        shutil.copy(FACES / name, photos / name)
+    out = cli(api, key, "folder", str(photos), "-o", str(tmp_path / "tinted"), "--min-face", "40", "--no-progress")
+    assert out.returncode == 0, out.stderr
+    assert sorted(p.name for p in (tmp_path / "tinted").iterdir()) == ["2008_001009.jpg", "2009_004587.jpg",
+                                                                     "dogs.jpg"]
+    assert "faces: 4" in out.stdout and "charged: 2 frames" in out.stdout  # the dogs are not charged
+
+
+def test_cli_video_keeps_frame_count_size_and_rate(api, key, tmp_path):
+    if not VIDEO.exists():
+        pytest.skip("clip not found")
+    clip = tmp_path / "closeup.mp4"
+    cap = cv2.VideoCapture(str(VIDEO))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), fps, (640, 360))
+    originals = []
+    for i in range(130):
+        ok, frame = cap.read()
+        if i >= 90:
+            writer.write(frame)
+    writer.release()
+    cap.release()
+    out = cli(api, key, "video", str(clip), "-o", str(tmp_path / "tinted.mp4"), "--in-flight", "3", "--min-face", "60")
+    assert out.returncode == 0, out.stderr
+    assert "frames: 40" in out.stdout and "p95" in out.stdout
+    src, dst = cv2.VideoCapture(str(clip)), cv2.VideoCapture(str(tmp_path / "tinted.mp4"))
+    assert int(dst.get(cv2.CAP_PROP_FRAME_COUNT)) == int(src.get(cv2.CAP_PROP_FRAME_COUNT)) == 40
+    assert (dst.get(cv2.CAP_PROP_FRAME_WIDTH), dst.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (640, 360)
+    assert abs(dst.get(cv2.CAP_PROP_FPS) - fps) < 0.01
+    # lips tinted: the output differs from the input most around the mouth
+    with Client(api, key) as client:
+        diffs = []
+        for _ in range(10):
+            ok1, a = src.read()
+            ok2, b = dst.read()
+            marks = client.landmarks(a, min_face=60)
+            if not marks.faces:
+                continue
+            lips = np.array(marks.faces[0]["landmarks"][48:60])
+            x0, y0 = lips.min(axis=0).astype(int)
+            x1, y1 = lips.max(axis=0).astype(int)
+            d = np.abs(a.astype(int) - b.astype(int)).sum(axis=2)
+            diffs.append(d[y0:y1 + 1, x0:x1 + 1].mean() / max(d.mean(), 1e-6))
+        assert diffs and np.median(diffs) > 2.0
+
+
+def test_cli_errors_are_clear(api, key, tmp_path):
+    out = cli(api, key, "video", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "x.mp4"))
+    assert out.returncode == 2 and "cannot read" in out.stderr
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video at all")
+    out = cli(api, key, "video", str(bad), "-o", str(tmp_path / "x.mp4"))
+    assert out.returncode == 2 and "cannot" in out.stderr
+    out = cli(api, key, "usage", env_key=False)
+    assert out.returncode == 2 and "no API key" in out.stderr
+    out = cli(api, key, "webcam", "--device", str(VIDEO), "--max-frames", "3")
+    assert out.returncode == 2 and "no display" in out.stderr
+    out = cli(api, key, "webcam", "--device", str(VIDEO), "--max-frames", "5", "-o", str(tmp_path / "cam.mp4"))
+    assert out.returncode == 0 and "frames: 5" in out.stdout
