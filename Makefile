@@ -29,7 +29,9 @@ sys.exit(main())
 endef
 export CHALICE_LOCAL
 
-.PHONY: install start test bench clean
+STAGE ?= prod
+
+.PHONY: install start test bench layers deploy clean
 
 install: $(VENV)/.installed
 
@@ -54,6 +56,14 @@ test: install
 
 bench: install
 	$(PY) bench/frame_api.py
+
+# Build the Lambda function and layer zips into layers/build/$(STAGE)/.
+layers: install
+	$(PY) layers/build.py --stage $(STAGE)
+
+# Deploy everything to AWS (needs AWS credentials and AWS_DEFAULT_REGION); see the README.
+deploy: install
+	$(PY) layers/deploy.py --stage $(STAGE)
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

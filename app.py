@@ -8,15 +8,16 @@ import logging
 
 from chalice import Chalice, Response
 
-from chalicelib import __version__, cors, faces, metering, options, pipeline, settings
-from chalicelib.errors import ModelUnavailable, NotAcceptable, TintcamError
+from chalicelib import __version__, cors, faces, imaging, metering, options, pipeline, settings
+from chalicelib.errors import ModelUnavailable, NotAcceptable, TintcamError, UnsupportedMediaType
 
 app = Chalice(app_name="tintcam")
 log = logging.getLogger("tintcam")
 
 JPEG = "image/jpeg"
-# Every body type reaches the view so that a wrong one gets tintcam's own 415 answer (not Chalice's).
-ANY_BODY = ["image/jpeg", "image/png", "*/*"]
+# Chalice answers other body types with its own 415 before the view runs; `uniform_answers` rewrites that
+# (and Chalice's other built-in errors) into tintcam's error format. All types here must be binary.
+IMAGE_BODY = ["image/jpeg", "image/png"]
 
 
 def get_settings() -> settings.Settings:
@@ -32,23 +33,45 @@ def json_response(body: dict, status: int = 200, headers: dict | None = None) ->
                     headers={"Content-Type": "application/json", **(headers or {})})
 
 
+def error_response(err: TintcamError) -> Response:
+    return json_response(err.body(), err.status, err.headers)
+
+
 def api_view(view):
     """Turn tintcam errors (and anything unexpected) into JSON answers: the one place that does."""
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         try:
-            response = view(*args, **kwargs)
+            return view(*args, **kwargs)
         except TintcamError as err:
             log.info("refused %s: %s %s", app.current_request.path if app.current_request else "?",
                      err.status, err.code)
-            response = json_response(err.body(), err.status, err.headers)
+            return error_response(err)
         except Exception:  # noqa: BLE001 - never let a client see a stack trace
             log.exception("unexpected error")
-            response = json_response({"code": "internal_error", "message": "an unexpected error occurred"}, 500)
-        origin = app.current_request.headers.get("origin") if app.current_request else None
-        response.headers.update(cors.headers_for(origin, get_settings()))
-        return response
+            return json_response({"code": "internal_error", "message": "an unexpected error occurred"}, 500)
     return wrapper
+
+
+@app.middleware("http")
+def uniform_answers(request, get_response):
+    """Every answer gets CORS headers for allowed site origins, and Chalice's own error answers (a body
+    type the route does not take, an unknown method) are given tintcam's error format."""
+    response = get_response(request)
+    body = response.body
+    if response.status_code >= 400 and isinstance(body, dict) and "Code" in body:
+        if response.status_code == 415:
+            given = imaging.media_type(request.headers.get("content-type")) or "no Content-Type"
+            response = error_response(UnsupportedMediaType(
+                f"Content-Type {given[:60]!r} is not accepted; send image/jpeg or image/png"))
+        else:
+            code = {405: "method_not_allowed", 400: "bad_request", 404: "not_found"}.get(
+                response.status_code, "internal_error")
+            response = json_response({"code": code, "message": str(body.get("Message", ""))[:300]},
+                                     response.status_code, {k: v for k, v in response.headers.items()
+                                                            if k.lower() == "allow"})
+    response.headers.update(cors.headers_for(request.headers.get("origin"), get_settings()))
+    return response
 
 
 @app.route("/v1/tint", methods=["OPTIONS"])
@@ -102,7 +125,7 @@ def _metered_frame(route: str, process, allowed: tuple[str, ...], answers_jpeg: 
     }
 
 
-@app.route("/v1/tint", methods=["POST"], content_types=ANY_BODY, api_key_required=True)
+@app.route("/v1/tint", methods=["POST"], content_types=IMAGE_BODY, api_key_required=True)
 @api_view
 def tint():
     result, headers = _metered_frame("/v1/tint", pipeline.tint_frame, options.ALLOWED, answers_jpeg=True)
@@ -111,7 +134,7 @@ def tint():
         **headers})
 
 
-@app.route("/v1/landmarks", methods=["POST"], content_types=ANY_BODY, api_key_required=True)
+@app.route("/v1/landmarks", methods=["POST"], content_types=IMAGE_BODY, api_key_required=True)
 @api_view
 def landmarks():
     result, headers = _metered_frame("/v1/landmarks", pipeline.landmarks_frame, ("min_face",))
@@ -128,7 +151,7 @@ def usage():
 @app.route("/health", methods=["GET"])
 @api_view
 def health():
-    model_path = faces.resolve_model_path(get_settings().model_path)
+    model_path = pipeline.model_file(get_settings())
     try:
         faces.load_model(model_path)
     except ModelUnavailable:

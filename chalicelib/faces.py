@@ -27,8 +27,8 @@ INNER_MOUTH = slice(60, 68)
 N_POINTS = 68
 
 MODEL_FILE = "shape_predictor_68_face_landmarks.dat"
-# Where a Lambda layer puts files: a layer's zip is unpacked under /opt.
-LAYER_DIRS = ("/opt/models", "/opt")
+# Where the model layer (layers/build.py) puts the file, under the layer root (/opt on Lambda).
+LAYER_MODEL_DIRS = ("models", "")
 # dlib's frontal HOG detector scans an 80x80 window: at scale 1 its boxes are about 80 px wide and up
 # (measured: 73-80 px for the smallest faces it finds), so faces min_face wide need scale 80 / min_face.
 DETECTOR_WINDOW = 80
@@ -52,18 +52,19 @@ class Face:
         return self.points[INNER_MOUTH]
 
 
-def resolve_model_path(configured: str = "") -> str:
-    """The one place the model is looked for: the setting, else a Lambda layer, else the PyPI package."""
+def resolve_model_path(configured: str = "", layer_root: str = "/opt") -> str:
+    """The one place the model is looked for: the setting, else the Lambda layer (under ``layer_root``),
+    else the face-recognition-models package (development and tests; Lambda reads the layer)."""
     if configured:
         return configured
-    for folder in LAYER_DIRS:
-        candidate = os.path.join(folder, MODEL_FILE)
+    for folder in LAYER_MODEL_DIRS:
+        candidate = os.path.join(layer_root, folder, MODEL_FILE)
         if os.path.isfile(candidate):
             return candidate
     try:
-        import face_recognition_models  # development and tests only; Lambda reads the layer
+        import face_recognition_models
     except ImportError:
-        return os.path.join(LAYER_DIRS[0], MODEL_FILE)
+        return os.path.join(layer_root, LAYER_MODEL_DIRS[0], MODEL_FILE)
     return face_recognition_models.pose_predictor_model_location()
 
 

@@ -45,6 +45,11 @@ class _Timer:
         self._last = now
 
 
+def model_file(settings: Settings) -> str:
+    """The landmark model's path for these settings (see faces.resolve_model_path)."""
+    return face_finder.resolve_model_path(settings.model_path, settings.layer_root)
+
+
 def check_detection_cost(width: int, height: int, min_face: int, settings: Settings) -> float:
     """The detector's scale for ``min_face``; refuse a min_face that would make it scan too many pixels."""
     scale = face_finder.detection_scale(min_face)
@@ -63,7 +68,7 @@ def _decoded(body: bytes | None, content_type: str | None, options: TintOptions,
     found = imaging.probe(data, settings)
     scale = check_detection_cost(found.width, found.height, options.min_face, settings)
     timer.lap("probe")
-    model_path = face_finder.resolve_model_path(settings.model_path)
+    model_path = model_file(settings)
     face_finder.load_model(model_path)  # a missing model fails fast, before decoding
     rgb = imaging.decode(data, found)
     timer.lap("decode")

@@ -35,6 +35,7 @@ class Settings:
     max_min_face: int = 2000            # largest min_face a client may ask for
     model_path: str = ""                # the 68-point model file; empty = resolve (Lambda layer under /opt, else the
                                         # face-recognition-models package)
+    layer_root: str = "/opt"            # where Lambda unpacks layers (the model layer puts models/ there)
     log_level: str = "INFO"             # level of the app's log lines
     meter_store: str = "sqlite"         # where keys and usage live: "sqlite" (local) or "dynamodb" (AWS)
     db: str = ".tintcam/tintcam.sqlite3"  # the SQLite file (env TINTCAM_DB), relative to the working folder

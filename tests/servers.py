@@ -70,10 +70,26 @@ AWS_TEST_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testin
 # moto_server's own app, served the way `moto_server` serves it, but one request at a time: moto's
 # in-memory backend is not thread-safe (concurrent TransactWriteItems made it answer 500), whereas
 # DynamoDB itself applies each transaction atomically.
+# Two moto gaps are filled here: its ImportRestApi requires info.description, which OpenAPI (and API
+# Gateway) treat as optional; and it reads an added binary media type from the patch's value, whereas API
+# Gateway takes it from the path (/binaryMediaTypes/image~1jpeg, the documented form).
 MOTO_SERVER = """
 import sys, threading
 from werkzeug.serving import run_simple
+from moto.apigateway import models as apigateway_models
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+_import_rest_api = apigateway_models.APIGatewayBackend.import_rest_api
+def import_rest_api(self, api_doc, *args, **kwargs):
+    api_doc.setdefault("info", {}).setdefault("description", "")
+    return _import_rest_api(self, api_doc, *args, **kwargs)
+apigateway_models.APIGatewayBackend.import_rest_api = import_rest_api
+_apply = apigateway_models.RestAPI.apply_patch_operations
+def apply_patch_operations(self, ops):
+    for op in ops:
+        if op.get("path", "").startswith("/binaryMediaTypes/") and "value" not in op:
+            op["value"] = op["path"].split("/", 2)[2].replace("~1", "/")
+    return _apply(self, ops)
+apigateway_models.RestAPI.apply_patch_operations = apply_patch_operations
 app = DomainDispatcherApplication(create_backend_app)
 lock = threading.Lock()
 def serial(environ, start_response):
