@@ -17,17 +17,6 @@ sys.exit("the API did not start")
 endef
 export WAIT_FOR_API
 
-# `chalice local`, with Nagle's algorithm off on its sockets: its handler writes headers and body
-# separately, which otherwise costs every answer a 40 ms delayed-ACK stall.
-define CHALICE_LOCAL
-import sys
-from chalice import local
-from chalice.cli import main
-local.ChaliceRequestHandler.disable_nagle_algorithm = True
-sys.argv[0] = "chalice"
-sys.exit(main())
-endef
-export CHALICE_LOCAL
 
 STAGE ?= prod
 
@@ -45,7 +34,7 @@ start: install
 	@$(PY) -m chalicelib.admin dev-key --config frontend/config.json --api-url http://localhost:$(API_PORT)
 	@trap 'kill 0' INT TERM EXIT; \
 	TINTCAM_SITE_ORIGINS=http://localhost:$(SITE_PORT),http://127.0.0.1:$(SITE_PORT) \
-	$(PY) -c "$$CHALICE_LOCAL" local --host 127.0.0.1 --port $(API_PORT) --no-autoreload & \
+	$(PY) .chalice/local_server.py local --host 127.0.0.1 --port $(API_PORT) --no-autoreload & \
 	$(PY) -m http.server $(SITE_PORT) --bind 127.0.0.1 --directory frontend >/dev/null 2>&1 & \
 	$(PY) -c "$$WAIT_FOR_API" http://127.0.0.1:$(API_PORT)/health && \
 	echo "tintcam is running: open http://localhost:$(SITE_PORT)/  (API at http://localhost:$(API_PORT))"; \

@@ -8,7 +8,7 @@ import logging
 
 from chalice import Chalice, Response
 
-from chalicelib import __version__, cors, faces, imaging, metering, options, pipeline, settings
+from chalicelib import __version__, cors, faces, imaging, metering, openapi, options, pipeline, settings
 from chalicelib.errors import ModelUnavailable, NotAcceptable, TintcamError, UnsupportedMediaType
 
 app = Chalice(app_name="tintcam")
@@ -81,7 +81,7 @@ def preflight():
     """CORS preflight for the camera site (no key needed: browsers send none here)."""
     origin = app.current_request.headers.get("origin")
     headers = cors.headers_for(origin, get_settings(), preflight=True)
-    return Response(body="", status_code=204 if headers else 403, headers=headers)
+    return Response(body="", status_code=403 if origin and not headers else 204, headers=headers)
 
 
 def _require_jpeg_accept(headers) -> None:
@@ -146,6 +146,13 @@ def landmarks():
 @api_view
 def usage():
     return json_response(get_meter().usage(_caller()))
+
+
+@app.route("/openapi.json", methods=["GET"])
+@api_view
+def openapi_document():
+    """The OpenAPI 3 description (chalicelib/openapi.json, kept in sync with the code by a test)."""
+    return Response(body=openapi.FILE.read_text(), status_code=200, headers={"Content-Type": "application/json"})
 
 
 @app.route("/health", methods=["GET"])

@@ -13,17 +13,6 @@ import requests
 from tests.conftest import ROOT
 
 
-# What `make start` runs (see the Makefile): `chalice local` with Nagle's algorithm off.
-CHALICE_LOCAL = """
-import sys
-from chalice import local
-from chalice.cli import main
-local.ChaliceRequestHandler.disable_nagle_algorithm = True
-sys.argv[0] = "chalice"
-sys.exit(main())
-"""
-
-
 def free_port() -> int:
     with contextlib.closing(socket.socket()) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -47,7 +36,7 @@ def wait_for(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
 def chalice_local(env: dict | None = None, port: int | None = None):
     """Run `chalice local` from the project folder; yields its base URL and stops it afterwards."""
     port = port or free_port()
-    proc = subprocess.Popen([sys.executable, "-c", CHALICE_LOCAL, "local", "--host", "127.0.0.1", "--port", str(port), "--no-autoreload"],
+    proc = subprocess.Popen([sys.executable, str(ROOT / ".chalice" / "local_server.py"), "local", "--host", "127.0.0.1", "--port", str(port), "--no-autoreload"],
                             cwd=ROOT, env={**os.environ, **(env or {})},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
