@@ -8,6 +8,7 @@ import pathlib
 import shutil
 import signal
 import subprocess
+import threading
 import time
 
 import cv2
@@ -63,6 +64,8 @@ def local_stack(env: dict | None = None):
         else:
             raise TimeoutError("make start did not print the page URL:\n" + "".join(lines))
         assert f"http://localhost:{site_port}/" in lines[-1]
+        # keep reading what the stack prints (the API's log), or the pipe fills and stalls the server
+        threading.Thread(target=lambda: [lines.append(line) for line in proc.stdout], daemon=True).start()
         yield f"http://localhost:{site_port}/", f"http://localhost:{api_port}", lines
     finally:
         with contextlib.suppress(ProcessLookupError):

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import requests
@@ -23,7 +24,8 @@ def wait_for(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}: {proc.stdout.read() if proc.stdout else ''}")
+            output = open(proc.log_path).read() if getattr(proc, "log_path", None) else ""
+            raise RuntimeError(f"server exited with {proc.returncode}: {output[-3000:]}")
         try:
             requests.get(url, timeout=2)
             return
@@ -34,11 +36,14 @@ def wait_for(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
 
 @contextlib.contextmanager
 def chalice_local(env: dict | None = None, port: int | None = None):
-    """Run `chalice local` from the project folder; yields its base URL and stops it afterwards."""
+    """Run `chalice local` from the project folder; yields its base URL and the process, whose output
+    (its log) goes to the file ``proc.log_path`` (a pipe nobody reads would fill and stall the server)."""
     port = port or free_port()
-    proc = subprocess.Popen([sys.executable, str(ROOT / ".chalice" / "local_server.py"), "local", "--host", "127.0.0.1", "--port", str(port), "--no-autoreload"],
-                            cwd=ROOT, env={**os.environ, **(env or {})},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = tempfile.NamedTemporaryFile(prefix="chalice-local-", suffix=".log", delete=False)
+    proc = subprocess.Popen([sys.executable, str(ROOT / ".chalice" / "local_server.py"), "local", "--host",
+                             "127.0.0.1", "--port", str(port), "--no-autoreload"],
+                            cwd=ROOT, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
+    proc.log_path = log.name
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(base + "/health", proc)
@@ -50,6 +55,7 @@ def chalice_local(env: dict | None = None, port: int | None = None):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        log.close()
 
 
 AWS_TEST_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
