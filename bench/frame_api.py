@@ -32,8 +32,9 @@ from chalicelib import settings as settings_module  # noqa: E402
 
 
 # ---------------------------------------------------------------- frames
-def clip_frames() -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(DATA / "video" / "short_hamilton_clip.mp4"))
+def read_video(path) -> list[np.ndarray]:
+    """Every frame of a video file (OpenCV BGR arrays)."""
+    cap = cv2.VideoCapture(str(path))
     frames = []
     while True:
         ok, frame = cap.read()
@@ -42,6 +43,10 @@ def clip_frames() -> list[np.ndarray]:
         frames.append(frame)
     cap.release()
     return frames
+
+
+def clip_frames() -> list[np.ndarray]:
+    return read_video(DATA / "video" / "short_hamilton_clip.mp4")
 
 
 def camera_like(frames: list[np.ndarray]) -> list[np.ndarray]:

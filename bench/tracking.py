@@ -22,22 +22,10 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ["TINTCAM_DB"] = os.path.join(tempfile.mkdtemp(prefix="tintcam-track-"), "meter.sqlite3")
 
-from bench.frame_api import DATA, floor, to_jpeg  # noqa: E402
+from bench.frame_api import DATA, floor, read_video, to_jpeg  # noqa: E402
 
 SHOTS = [("wide stage shot", 0, 20), ("profile (no frontal face)", 20, 82), ("close-up", 82, 211),
          ("audience", 211, 275)]
-
-
-def read_video(path: pathlib.Path) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    return frames
 
 
 def run_clip(client, headers, jpegs, min_face, with_state):

@@ -20,7 +20,7 @@ import time
 import uuid
 import zipfile
 
-from tests.servers import free_port
+from tests.servers import free_port, stop
 
 RUNTIME_DISTS = ("awslambdaric", "simplejson", "snapshot-restore-py", "boto3", "botocore", "jmespath", "s3transfer",
                  "python-dateutil", "six", "urllib3")
@@ -149,11 +149,7 @@ def lambda_function(folders: dict[str, pathlib.Path], env: dict, memory_mb: int 
     try:
         yield api, proc, started
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         api.shutdown()
 
 

@@ -109,14 +109,9 @@ def clip():
     if not VIDEO.exists():
         pytest.skip(f"clip not found at {VIDEO}")
     import cv2
-    cap = cv2.VideoCapture(str(VIDEO))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-    return frames
+
+    from bench.frame_api import read_video
+    return [cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) for frame in read_video(VIDEO)]
 
 
 def run(settings, frames, min_face=40):
