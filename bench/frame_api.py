@@ -107,9 +107,11 @@ def make_api_call():
     key, _ = metering.get_meter(settings_module.get()).create_key("benchmark", 10_000_000)
     headers = {"Content-Type": "image/jpeg", "Accept": "image/jpeg", "x-api-key": key}
 
-    def call(jpeg: bytes, query: str = "") -> tuple[bytes, float, int]:
-        resp = client.http.post("/v1/tint" + query, body=jpeg, headers=headers)
+    def call(jpeg: bytes, query: str = "", state: str | None = None) -> tuple[bytes, float, int]:
+        resp = client.http.post("/v1/tint" + query, body=jpeg,
+                                headers={**headers, "X-Track-State": state} if state else headers)
         assert resp.status_code == 200, resp.body
+        call.state = resp.headers.get("X-Track-State")
         return resp.body, float(resp.headers["X-Processing-Ms"]), int(resp.headers["X-Faces"])
     return call
 
@@ -159,6 +161,20 @@ def run_set(name: str, frames: list[np.ndarray], call, settings, repeat: int, qu
     row["speedup"] = row["base_med"] / row["api_med"]
     row["vs_floor"] = row["api_med"] / row["floor_med"]
     return row
+
+
+def run_tracked(frames: list[np.ndarray], call, repeat: int) -> list[float]:
+    """The same frames sent in order as a video, each with the previous answer's tracking state."""
+    jpegs = [to_jpeg(bgr) for bgr in frames]
+    out = []
+    for _ in range(repeat):
+        state = None
+        for jpeg in jpegs:
+            start = time.perf_counter()
+            call(jpeg, "", state)
+            out.append((time.perf_counter() - start) * 1000)
+            state = call.state
+    return out
 
 
 def detection_scaling(frame: np.ndarray, repeat: int) -> list[tuple]:
@@ -224,11 +240,21 @@ def main() -> None:
              f" {'base/api':>8} {'api/floor':>9}"
     print(header)
     print("-" * len(header))
+    rows = {}
     for name, frames, query in sets:
-        r = run_set(name, frames, call, settings, args.repeat, query)
+        r = rows[name] = run_set(name, frames, call, settings, args.repeat, query)
         print(f"{name:42} {r['frames']:3d} {r['faces']:5d} {r['base_med']:6.1f}/{r['base_p95']:6.1f}"
               f" {r['api_med']:6.1f}/{r['api_p95']:6.1f} {r['server_med']:7.1f} {r['floor_med']:6.1f}/"
               f"{r['floor_p95']:6.1f} {r['speedup']:7.2f}x {r['vs_floor']:8.2f}x")
+    cam_name, cam_frames, _ = sets[0]
+    cam = rows[cam_name]
+    closeup = [np.ascontiguousarray(cv2.resize(f, (853, 480), interpolation=cv2.INTER_AREA)[:, 106:746])
+               for f in clip[90:200]]  # every frame of the stretch, in order: a video
+    tracked = run_tracked(closeup, call, max(1, args.repeat // 2))
+    med, p95 = statistics.median(tracked), pct(tracked, 95)
+    print(f"{'camera 640x480 as a video, with X-Track-State':42} {len(closeup):3d} {'':5} {'':13} "
+          f"{med:6.1f}/{p95:6.1f} {'':7} {'':13} {cam['base_med'] / med:7.2f}x {med / cam['floor_med']:8.2f}x"
+          f"  (mean {statistics.mean(tracked):.1f})")
     print("\ndetection cost against pixels / min_face^2 (should be roughly constant per unit of work):")
     for frame in (photos_at(480)[0], photos_at(1080)[0]):
         for size, min_face, ms, work, per in detection_scaling(frame, args.repeat):
