@@ -189,3 +189,18 @@ def test_wrong_key_shows_the_refusal_and_the_right_key_recovers(page, stack):
     page.get_by_role("button", name="Save settings").click()
     wait_frames(page, 2)
     alert.wait_for(state="hidden", timeout=15000)
+
+
+def test_save_picture_downloads_the_tinted_frame(page, stack, tmp_path):
+    site_url, _, _ = stack
+    start_streaming(page, site_url)
+    wait_frames(page, 3)
+    page.get_by_role("button", name="Stop").click()
+    shown, _, _ = shown_and_sent(page)
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Save picture").click()
+    download = info.value
+    assert download.suggested_filename.startswith("tintcam-") and download.suggested_filename.endswith(".jpg")
+    path = tmp_path / download.suggested_filename
+    download.save_as(path)
+    assert path.read_bytes() == shown  # the very frame on screen
