@@ -94,6 +94,23 @@ def lip_ab(api_url: str, sent: bytes, frames: list[np.ndarray]) -> list[np.ndarr
     return out
 
 
+def sample_lips(page, api_url: str, samples: int = 3) -> tuple[list, list]:
+    """Stop, compare the lips of the shown frame with those of the camera frame it came from, start
+    again; returns the lips' mean (a*, b*) before and after tinting, one pair per stop."""
+    before, after = [], []
+    for i in range(samples):
+        if page.get_by_role("button", name="Start").is_enabled():
+            page.get_by_role("button", name="Start").click()
+        wait_frames(page, 4)
+        page.get_by_role("button", name="Stop").click()
+        shown, sent, info = shown_and_sent(page)
+        assert (info["width"], info["height"]) == (640, 480)
+        b, a = lip_ab(api_url, sent, [decode(sent), decode(shown)])
+        before.append(b)
+        after.append(a)
+    return before, after
+
+
 def start_streaming(page, site_url: str, color: str | None = None) -> None:
     page.goto(site_url)
     page.wait_for_selector("body[data-ready='true']")
@@ -109,6 +126,7 @@ def test_streams_tinted_frames_with_throttle_and_shade_changes(page, stack):
             if req.method == "POST" and "/v1/tint" in req.url else None)
     start_streaming(page, site_url, color="#2040d0")  # a blue no lip has: the hue shift is unmistakable
     page.get_by_label("Frame rate cap (fps)").fill("6")
+    page.get_by_label("Intensity").fill("1")
     wait_frames(page, 12)
     tinted_img = page.get_by_role("img", name="Tinted frame from the API")
     assert tinted_img.is_visible()
@@ -123,24 +141,20 @@ def test_streams_tinted_frames_with_throttle_and_shade_changes(page, stack):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "camera-page.png"), full_page=True)
 
-    page.get_by_role("button", name="Stop").click()
-    shown, sent, info = shown_and_sent(page)
-    assert (info["width"], info["height"]) == (640, 480)
+    # the lips' colour, camera frame against the tinted frame shown for it, over three stops (the singer's
+    # mouth is sometimes behind the microphone: the median of three is what is judged)
     target = lipstick.rgb_to_lab(np.array((0x20, 0x40, 0xD0), np.uint8))[1:]
-    before, after = lip_ab(api_url, sent, [decode(sent), decode(shown)])
-    assert np.linalg.norm(after - target) < np.linalg.norm(before - target) - 10, (before, after)
-    assert after[1] < before[1] - 10  # b* toward blue
+    before, after = sample_lips(page, api_url)
+    assert np.median([np.linalg.norm(b - target) - np.linalg.norm(a - target) for b, a in zip(before, after)]) > 10
+    assert np.median([b[1] - a[1] for b, a in zip(before, after)]) > 10  # b* toward blue
 
     # a new shade changes the later frames
     page.get_by_role("radio", name="Coral").click()
-    page.get_by_role("button", name="Start").click()
-    wait_frames(page, 8)
-    page.get_by_role("button", name="Stop").click()
-    shown2, sent2, _ = shown_and_sent(page)
-    before2, after2 = lip_ab(api_url, sent2, [decode(sent2), decode(shown2)])
     coral = lipstick.rgb_to_lab(np.array((0xE0, 0x60, 0x4F), np.uint8))[1:]
-    assert np.linalg.norm(after2 - coral) < np.linalg.norm(after - coral) - 10
-    assert after2[1] > after[1] + 10  # no longer blue
+    _, after2 = sample_lips(page, api_url)
+    assert np.median([np.linalg.norm(a - coral) for a in after]) - np.median(
+        [np.linalg.norm(a - coral) for a in after2]) > 10
+    assert np.median([a[1] for a in after2]) > np.median([a[1] for a in after]) + 10  # no longer blue
 
 
 def test_api_down_shows_a_message_and_recovers(page, stack):
