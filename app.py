@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 
 from chalice import Chalice, Response
 
@@ -12,7 +11,9 @@ from chalicelib import __version__, cors, faces, imaging, metering, openapi, opt
 from chalicelib.errors import ModelUnavailable, NotAcceptable, TintcamError, UnsupportedMediaType
 
 app = Chalice(app_name="tintcam")
-log = logging.getLogger("tintcam")
+# Settings are validated once at start-up: a bad TINTCAM_* value stops the function with its name.
+app.log.setLevel(settings.get().log_level.upper())
+log = app.log
 
 JPEG = "image/jpeg"
 # Chalice answers other body types with its own 415 before the view runs; `uniform_answers` rewrites that
