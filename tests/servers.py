@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import contextlib
+import http.server
 import os
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import requests
@@ -112,3 +114,59 @@ def moto_server(port: int | None = None):
         yield endpoint, proc
     finally:
         stop(proc)
+
+
+class Proxy(http.server.ThreadingHTTPServer):
+    """A loopback HTTP proxy in front of the API, for faults the API itself would not make: it can delay
+    every answer (a slow network) or lose the first POST's answer after the API has handled it (a load
+    balancer's 503). Use as a context manager; ``url`` is its address."""
+
+    daemon_threads = True
+
+    def __init__(self, target: str, delay: float = 0.0, lose_first_post: bool = False) -> None:
+        self.target, self.delay, self.lose_first_post = target, delay, lose_first_post
+        self.seen_idempotency_keys: list[str | None] = []
+        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+        self.url = f"http://127.0.0.1:{self.server_address[1]}"
+
+    def __enter__(self) -> "Proxy":
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _ProxyHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def _forward(self):
+        length = int(self.headers.get("Content-Length", 0))
+        body = self.rfile.read(length) if length else None
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+        resp = requests.request(self.command, self.server.target + self.path, data=body, headers=headers, timeout=60)
+        if self.server.delay:
+            time.sleep(self.server.delay)
+        if self.command == "POST":
+            self.server.seen_idempotency_keys.append(self.headers.get("Idempotency-Key"))
+            if self.server.lose_first_post:
+                self.server.lose_first_post = False
+                self._answer(503, {"Content-Type": "application/json"}, b"{}")
+                return
+        self._answer(resp.status_code, {k: v for k, v in resp.headers.items() if k.lower() not in
+                                        ("content-length", "connection", "transfer-encoding", "date", "server")},
+                     resp.content)
+
+    def _answer(self, status: int, headers: dict, body: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_OPTIONS = _forward

@@ -2,12 +2,10 @@
 the admin command."""
 from __future__ import annotations
 
-import http.server
 import os
 import shutil
 import subprocess
 import sys
-import threading
 
 import cv2
 import numpy as np
@@ -15,7 +13,7 @@ import pytest
 import requests
 
 from tests.conftest import FACES, ROOT, VIDEO, need_data, read
-from tests.servers import chalice_local, free_port
+from tests.servers import Proxy, chalice_local, free_port
 from tintcam_client import AuthError, BadRequest, Client, QuotaExceeded
 
 TINTCAM = os.path.join(os.path.dirname(sys.executable), "tintcam")
@@ -87,59 +85,17 @@ def test_wrong_key_and_spent_quota_are_typed_errors(api, env):
     assert out.returncode == 1 and "403" in out.stderr
 
 
-class FlakyProxy(http.server.ThreadingHTTPServer):
-    """Forwards to the API but answers the first frame with 503 (its answer 'lost' after the API counted
-    it), as a load balancer hiccup would; the client's retry carries the same Idempotency-Key."""
-
-    def __init__(self, target):
-        self.target, self.failed, self.seen_keys = target, 0, []
-        super().__init__(("127.0.0.1", free_port()), self.Handler)
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def _forward(self):
-            length = int(self.headers.get("Content-Length", 0))
-            body = self.rfile.read(length) if length else None
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
-            resp = requests.request(self.command, self.server.target + self.path, data=body, headers=headers,
-                                    timeout=60)
-            if self.command == "POST":
-                self.server.seen_keys.append(self.headers.get("Idempotency-Key"))
-                if self.server.failed == 0:
-                    self.server.failed += 1
-                    self.send_response(503)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", "2")
-                    self.end_headers()
-                    self.wfile.write(b"{}")
-                    return
-            self.send_response(resp.status_code)
-            for name, value in resp.headers.items():
-                if name.lower() not in ("content-length", "connection", "transfer-encoding", "date", "server"):
-                    self.send_header(name, value)
-            self.send_header("Content-Length", str(len(resp.content)))
-            self.end_headers()
-            self.wfile.write(resp.content)
-
-        do_GET = do_POST = _forward
-
-
 def test_retry_after_503_is_charged_once(api, env):
+    """A proxy forwards the first frame to the API (which counts it) but answers 503, as a load balancer
+    hiccup would; the client's retry carries the same Idempotency-Key."""
     key = admin_key(env, "flaky network", 100)
-    proxy = FlakyProxy(api)
-    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
-    thread.start()
-    try:
-        with Client(f"http://127.0.0.1:{proxy.server_address[1]}", key, backoff=0.05) as client:
-            result = client.tint(read("Tom_Cruise_avp_2014_4.jpg"))
-            assert result.faces == 1 and result.retries == 1
-            assert len(proxy.seen_keys) == 2 and proxy.seen_keys[0] == proxy.seen_keys[1]
-            usage = client.usage()
-        assert usage["frames_charged"] == 1 and usage["requests"] == 1  # counted once, answered twice
-    finally:
-        proxy.shutdown()
+    with Proxy(api, lose_first_post=True) as proxy, Client(proxy.url, key, backoff=0.05) as client:
+        result = client.tint(read("Tom_Cruise_avp_2014_4.jpg"))
+        assert result.faces == 1 and result.retries == 1
+        seen = proxy.seen_idempotency_keys
+        assert len(seen) == 2 and seen[0] == seen[1]
+        usage = client.usage()
+    assert usage["frames_charged"] == 1 and usage["requests"] == 1  # counted once, answered twice
 
 
 def test_connection_errors_are_retried_then_reported():

@@ -218,3 +218,22 @@ def test_save_picture_downloads_the_tinted_frame(page, stack, tmp_path):
     path = tmp_path / download.suggested_filename
     download.save_as(path)
     assert path.read_bytes() == shown  # the very frame on screen
+
+
+def test_a_slow_api_makes_the_page_skip_frames_not_queue_them(page, stack):
+    """Behind a proxy that adds 600 ms to every answer, a 15 fps cap cannot be served with 3 requests in
+    flight: frames are skipped, the in-flight limit holds and the round trip stays bounded."""
+    from tests.servers import Proxy
+    site_url, api_url, _ = stack
+    with Proxy(api_url.replace("localhost", "127.0.0.1"), delay=0.6) as proxy:
+        start_streaming(page, site_url)
+        page.get_by_label("Frame rate cap (fps)").fill("15")
+        page.get_by_text("API address and key").click()
+        page.get_by_label("API address").fill(proxy.url)
+        page.get_by_role("button", name="Save settings").click()
+        wait_frames(page, 12, timeout_s=90)
+        page.wait_for_timeout(3000)
+        assert number(page, "frames-skipped") > 10
+        assert number(page, "peak-in-flight") == number(page, "max-in-flight") == 3
+        assert number(page, "shown-fps") < 6
+        assert 600 < number(page, "rtt-p95") < 1500  # bounded: no queue building up behind the cap
