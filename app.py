@@ -1,5 +1,6 @@
 """tintcam's HTTP routes. Views parse the request, call one function in chalicelib and build the
-response; errors become JSON answers in ``api_view`` only."""
+response; tintcam's errors become JSON answers in ``api_view`` only, and Chalice's own error answers are
+given the same shape in ``uniform_answers``."""
 from __future__ import annotations
 
 import functools
