@@ -159,24 +159,14 @@ def detect_scored(grey: np.ndarray, adjust_threshold: float = 0.0) -> list[tuple
 
 
 def landmarks(rgb: np.ndarray, box: tuple[int, int, int, int], model_path: str) -> np.ndarray:
-    """The 68 points (float32, frame pixels) for the face in ``box`` of the RGB frame.
-
-    The model sees only the face's neighbourhood (the box and half its size around it): handing dlib the
-    whole frame made it convert every pixel, which cost more than the landmarks themselves."""
+    """The 68 points (float32, frame pixels) for the face in ``box`` of the RGB frame."""
     predictor = _predictor(model_path)
     dlib = _dlib()
     x, y, w, h = box
-    height, width = rgb.shape[:2]
-    margin = max(w, h) // 2 + 2
-    x0, y0 = max(0, x - margin), max(0, y - margin)
-    x1, y1 = min(width, x + w + margin), min(height, y + h + margin)
-    if x1 - x0 < 2 or y1 - y0 < 2:
-        x0, y0, x1, y1 = 0, 0, width, height
-    crop = np.ascontiguousarray(rgb[y0:y1, x0:x1])
-    rect = dlib.rectangle(int(x - x0), int(y - y0), int(x - x0 + w - 1), int(y - y0 + h - 1))
+    rect = dlib.rectangle(int(x), int(y), int(x + w - 1), int(y + h - 1))
     with _DLIB_LOCK:
-        shape = predictor(crop, rect)
-    return np.array([(p.x + x0, p.y + y0) for p in shape.parts()], dtype=np.float32)
+        shape = predictor(rgb, rect)
+    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
 
 
 def clip_box(box: tuple[int, int, int, int], width: int, height: int) -> tuple[int, int, int, int]:
