@@ -24,7 +24,6 @@ class FrameResult:
     body: bytes = b""          # the answer: the tinted JPEG, or the landmarks JSON
     timings_ms: dict[str, float] = field(default_factory=dict)
     track_state: str = ""      # the signed state for the client's next frame (tint only)
-    full_search: bool = True   # whether this frame searched the whole frame for faces
 
     @property
     def processing_ms(self) -> float:
@@ -92,9 +91,9 @@ def tint_frame(body: bytes | None, content_type: str | None, options: TintOption
     rgb, _, model_path, timer = _decoded(body, content_type, options, settings)
     height, width = rgb.shape[:2]
     state = tracking.decode(track_state, settings, width, height)
-    faces, next_state, full = tracking.follow(rgb, state, options.min_face, model_path)
+    faces, next_state, _ = tracking.follow(rgb, state, options.min_face, model_path)
     timer.lap("faces")
-    result = FrameResult(width=width, height=height, faces=faces, full_search=full)
+    result = FrameResult(width=width, height=height, faces=faces)
     lipstick.apply(rgb, [face.points for face in result.faces], options.color, options.intensity)
     timer.lap("tint")
     result.body = imaging.encode(rgb, options.quality, settings)

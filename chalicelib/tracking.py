@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from . import faces as face_finder
+from . import imaging
 from .settings import Settings
 
 VERSION = 1
@@ -194,9 +195,9 @@ def _anchor(points: np.ndarray) -> tuple[np.ndarray, float]:
     return centre, float(np.linalg.norm(stable - centre, axis=1).mean())
 
 
-def _moved_box(track: Track, points: np.ndarray) -> tuple[int, int, int, int]:
-    """The followed box carried along with the face: shifted and scaled as the nose and eyes moved."""
-    centre, spread = _anchor(points)
+def _moved_box(track: Track, centre: np.ndarray, spread: float) -> tuple[int, int, int, int]:
+    """The followed box carried along with the face: shifted and scaled as the nose and eyes moved
+    (``centre`` and ``spread`` are this frame's ``_anchor``)."""
     ratio = float(np.clip(spread / max(track.spread, 1e-3), 0.8, 1.25))
     x, y, w, h = track.box
     cx, cy = x + w / 2 + (centre[0] - track.anchor[0]), y + h / 2 + (centre[1] - track.anchor[1])
@@ -237,10 +238,7 @@ def follow(rgb: np.ndarray, state: TrackState | None, min_face: int, model_path:
     if full or dropped:
         full = True
         scale = face_finder.detection_scale(min_face)
-        grey = Image.fromarray(rgb).convert("L")
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        scaled = grey if size == grey.size else grey.resize(size, Image.BILINEAR)
-        for box in face_finder.detect(np.asarray(scaled), scale, (width, height)):
+        for box in face_finder.detect(imaging.grey_scaled(rgb, scale), scale, (width, height)):
             match = max(range(len(kept)), key=lambda i: iou(kept[i][0], box), default=None)
             if match is not None and iou(kept[match][0], box) > 0.3:
                 kept[match] = (box, kept[match][1], 0, 0, None)   # confirmed by the full search
@@ -257,7 +255,7 @@ def follow(rgb: np.ndarray, state: TrackState | None, min_face: int, model_path:
             points[LIPS] = lips
         found_faces.append(face_finder.Face(box=face_finder.clip_box(box, width, height), points=points))
         raw_anchor, spread = _anchor(points)
-        next_box = _moved_box(track, points) if track is not None and box is track.box else box
+        next_box = _moved_box(track, raw_anchor, spread) if track is not None and box is track.box else box
         tracks.append(Track(box=next_box, lips=lips.astype(np.float32), anchor=raw_anchor, spread=max(spread, 1e-3),
                             thumb=thumbnail(rgb, next_box), misses=misses, since_confirm=since_confirm))
     since_full = 0 if full else state.since_full + 1
