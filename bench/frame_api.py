@@ -10,7 +10,6 @@ with ratios measured in the same run; then how detection cost scales with min_fa
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import pathlib
 import resource

@@ -72,7 +72,7 @@ def main() -> None:
     from chalice.test import Client
 
     import app
-    from chalicelib import faces, imaging, metering, settings
+    from chalicelib import metering, settings
     s = settings.get()
     key, _ = metering.get_meter(s).create_key("tracking benchmark", 10_000_000)
     headers = {"Content-Type": "image/jpeg", "Accept": "image/jpeg", "x-api-key": key}

@@ -11,6 +11,7 @@ class TintcamError(Exception):
 
     status = 500
     code = "internal_error"
+    retry_after: int | None = None   # seconds sent as Retry-After unless the raiser gives its own
 
     def __init__(self, message: str, *, param: str | None = None,
                  headers: dict[str, str] | None = None) -> None:
@@ -18,6 +19,8 @@ class TintcamError(Exception):
         self.message = message
         self.param = param
         self.headers = dict(headers or {})
+        if self.retry_after is not None:
+            self.headers.setdefault("Retry-After", str(self.retry_after))
 
     def body(self) -> dict:
         body = {"code": self.code, "message": self.message}
@@ -75,6 +78,7 @@ class ModelUnavailable(TintcamError):
     """The landmark model cannot be loaded (missing or corrupt file): a server fault, retry later."""
     status = 503
     code = "model_unavailable"
+    retry_after = 30
 
 
 class MissingApiKey(TintcamError):
@@ -98,3 +102,4 @@ class StoreUnavailable(TintcamError):
     """The meter store cannot be read or written: the frame is refused rather than served unmetered."""
     status = 503
     code = "meter_unavailable"
+    retry_after = 5

@@ -105,7 +105,7 @@ def _predictor(path: str):
 def _unavailable(path: str, why: str) -> ModelUnavailable:
     message = f"the landmark model file is {why} ({os.path.basename(path)}); try again later"
     _cache["model_error"] = (path, message)
-    return ModelUnavailable(message, headers={"Retry-After": "30"})
+    return ModelUnavailable(message)
 
 
 def load_model(path: str) -> None:

@@ -7,7 +7,6 @@ SHA-256 hashes, compared in constant time, and never logged.
 """
 from __future__ import annotations
 
-import calendar
 import hashlib
 import hmac
 import re
@@ -17,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from . import billing
-from .errors import InvalidApiKey, MissingApiKey, QuotaExceeded, StoreUnavailable, TintcamError
+from .errors import BadParameter, InvalidApiKey, MissingApiKey, QuotaExceeded, StoreUnavailable, TintcamError
 from .settings import Settings
 from .store import COUNTED, OVER_QUOTA, REPLAY, FrameEvent, KeyRecord, MeterStore, Totals, open_store, utcnow
 
@@ -40,11 +39,6 @@ def presented_key(headers, context: dict | None) -> str | None:
     """The key the caller presented: API Gateway's request context first, else the header."""
     identity = (context or {}).get("identity") or {}
     return identity.get("apiKey") or headers.get(KEY_HEADER) or None
-
-
-def month_end(now: datetime) -> datetime:
-    last_day = calendar.monthrange(now.year, now.month)[1]
-    return datetime(now.year, now.month, last_day, tzinfo=timezone.utc).replace(hour=23, minute=59, second=59)
 
 
 def seconds_to_reset(now: datetime) -> int:
@@ -100,7 +94,6 @@ class Meter:
         Returns (result, Metered).
         """
         if idempotency_key is not None and not _IDEMPOTENCY_SHAPE.match(idempotency_key):
-            from .errors import BadParameter
             raise BadParameter("Idempotency-Key must be 1-128 printable ASCII characters without spaces",
                                param="Idempotency-Key")
         now = utcnow()

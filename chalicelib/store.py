@@ -128,8 +128,7 @@ class SQLiteStore(MeterStore):
             os.makedirs(folder, exist_ok=True)
             self._conn().executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
-            raise StoreUnavailable(f"the meter store cannot be opened: {type(exc).__name__}",
-                                   headers={"Retry-After": "5"}) from None
+            raise StoreUnavailable(f"the meter store cannot be opened: {type(exc).__name__}") from None
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -153,8 +152,7 @@ class SQLiteStore(MeterStore):
                 self.conn.execute("BEGIN IMMEDIATE" if self.write else "BEGIN")
             except sqlite3.Error as exc:
                 self.store._local.conn = None
-                raise StoreUnavailable(f"the meter store is unavailable: {exc}", headers={"Retry-After": "5"}) \
-                    from None
+                raise StoreUnavailable(f"the meter store is unavailable: {exc}") from None
             return self.conn
 
         def __exit__(self, kind, exc, tb) -> bool:
@@ -166,12 +164,10 @@ class SQLiteStore(MeterStore):
                 except sqlite3.Error:
                     pass
                 self.store._local.conn = None
-                raise StoreUnavailable(f"the meter store could not be written: {err}",
-                                       headers={"Retry-After": "5"}) from None
+                raise StoreUnavailable(f"the meter store could not be written: {err}") from None
             if isinstance(exc, sqlite3.Error):
                 self.store._local.conn = None
-                raise StoreUnavailable(f"the meter store is unavailable: {exc}", headers={"Retry-After": "5"}) \
-                    from None
+                raise StoreUnavailable(f"the meter store is unavailable: {exc}") from None
             return False
 
     def _write(self):
@@ -284,11 +280,9 @@ class DynamoStore(MeterStore):
             if exc.response.get("Error", {}).get("Code") in ("TransactionCanceledException",
                                                              "ConditionalCheckFailedException"):
                 raise
-            raise StoreUnavailable(f"the meter store is unavailable: {exc.response['Error'].get('Code')}",
-                                   headers={"Retry-After": "5"}) from None
+            raise StoreUnavailable(f"the meter store is unavailable: {exc.response['Error'].get('Code')}") from None
         except BotoCoreError as exc:
-            raise StoreUnavailable(f"the meter store is unavailable: {type(exc).__name__}",
-                                   headers={"Retry-After": "5"}) from None
+            raise StoreUnavailable(f"the meter store is unavailable: {type(exc).__name__}") from None
 
     def _item(self, values: dict) -> dict:
         return {k: self._ser.serialize(v) for k, v in values.items()}
@@ -392,7 +386,7 @@ class DynamoStore(MeterStore):
             if "ConditionalCheckFailed" in reasons:
                 break
             if "TransactionConflict" not in reasons:
-                raise StoreUnavailable("the meter store could not be written", headers={"Retry-After": "5"})
+                raise StoreUnavailable("the meter store could not be written")
             time.sleep(0.01 * 2 ** attempt * (0.5 + random.random()))  # another writer holds the items
         else:
             raise StoreUnavailable("the meter store is busy", headers={"Retry-After": "1"})

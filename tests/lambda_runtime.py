@@ -9,7 +9,6 @@ import contextlib
 import http.server
 import importlib.metadata
 import json
-import os
 import pathlib
 import queue
 import shutil

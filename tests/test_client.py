@@ -10,7 +10,6 @@ import sys
 import cv2
 import numpy as np
 import pytest
-import requests
 
 from tests.conftest import FACES, ROOT, VIDEO, need_data, read
 from tests.servers import Proxy, chalice_local, free_port
@@ -130,7 +129,6 @@ def test_cli_video_keeps_frame_count_size_and_rate(api, key, tmp_path):
     cap = cv2.VideoCapture(str(VIDEO))
     fps = cap.get(cv2.CAP_PROP_FPS)
     writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), fps, (640, 360))
-    originals = []
     for i in range(130):
         ok, frame = cap.read()
         if i >= 90:

@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import boto3
-import pytest
 
 from tests.conftest import ROOT, need_data
 from tests.servers import AWS_TEST_ENV, moto_server
