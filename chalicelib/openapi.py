@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import pathlib
 import sys
+from functools import lru_cache
 
 from . import __version__, errors
 from .settings import Settings
@@ -216,6 +217,12 @@ def document(settings: Settings | None = None) -> dict:
             },
         },
     }
+
+
+@lru_cache(maxsize=1)
+def served() -> str:
+    """The committed document, read once per process (what GET /openapi.json answers)."""
+    return FILE.read_text()
 
 
 def serialized(settings: Settings | None = None) -> str:

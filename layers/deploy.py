@@ -26,7 +26,6 @@ from `chalice package` (layers/build/<stage>/sam.json, checked by cfn-lint) rema
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import mimetypes
 import os
@@ -103,9 +102,9 @@ def ensure_role(iam, name: str) -> str:
     return arn
 
 
-def publish_layer(aws, bucket: str, zip_path: pathlib.Path, name: str, description: str) -> str:
+def publish_layer(aws, bucket: str, zip_path: pathlib.Path, sha256: str, name: str, description: str) -> str:
     """Publish a layer zip from S3 (no 50 MB direct-upload limit); reuse the version of an identical zip."""
-    digest = hashlib.sha256(zip_path.read_bytes()).hexdigest()[:16]
+    digest = sha256[:16]
     for version in aws["lambda"].list_layer_versions(LayerName=name).get("LayerVersions", []):
         if version.get("Description", "").endswith(digest):
             return version["LayerVersionArn"]
@@ -116,10 +115,9 @@ def publish_layer(aws, bucket: str, zip_path: pathlib.Path, name: str, descripti
         CompatibleRuntimes=[build.RUNTIME], CompatibleArchitectures=["x86_64"])["LayerVersionArn"]
 
 
-def deploy_function(aws, name: str, role: str, bucket: str, zip_path: pathlib.Path, layers: list[str],
+def deploy_function(aws, name: str, role: str, bucket: str, zip_path: pathlib.Path, sha256: str, layers: list[str],
                     cfg: dict, environment: dict) -> str:
-    digest = hashlib.sha256(zip_path.read_bytes()).hexdigest()[:16]
-    key = f"functions/{name}-{digest}.zip"
+    key = f"functions/{name}-{sha256[:16]}.zip"
     aws["s3"].upload_file(str(zip_path), bucket, key)
     settings = {"Role": role, "Handler": "app.app", "Runtime": build.RUNTIME, "Layers": layers,
                 "MemorySize": cfg.get("lambda_memory_size", 1769), "Timeout": cfg.get("lambda_timeout", 30),
@@ -226,15 +224,18 @@ def deploy(stage: str, region: str) -> dict:
     manifest = build.build(stage)
     out = build.BUILD / stage
     ensure_bucket(aws["s3"], artifacts, region)
-    model_layer = publish_layer(aws, artifacts, out / "model-layer.zip", f"{name}-model", "68-point landmark model")
-    deps_layer = publish_layer(aws, artifacts, out / "layer-deployment.zip", f"{name}-deps",
-                               "dlib-bin, numpy, Pillow, simplejpeg")
+    parts = manifest["parts"]  # the build's own sha256 of each zip: no second read of 100 MB
+    model_layer = publish_layer(aws, artifacts, out / "model-layer.zip", parts["model-layer.zip"]["sha256"],
+                                f"{name}-model", "68-point landmark model")
+    deps_layer = publish_layer(aws, artifacts, out / "layer-deployment.zip", parts["layer-deployment.zip"]["sha256"],
+                               f"{name}-deps", "dlib-bin, numpy, Pillow, simplejpeg")
     ensure_table(aws["dynamodb"], table)
     role = ensure_role(aws["iam"], f"{name}-api-handler")
     origins = [site_url] + [o for o in cfg["environment_variables"].get("TINTCAM_SITE_ORIGINS", "").split(",") if o]
     environment = {**cfg["environment_variables"], "TINTCAM_METER_STORE": "dynamodb", "TINTCAM_METER_TABLE": table,
                    "TINTCAM_SITE_ORIGINS": ",".join(origins), "TINTCAM_STATE_SECRET": state["state_secret"]}
-    function_arn = deploy_function(aws, name, role, artifacts, out / "deployment.zip", [deps_layer, model_layer],
+    function_arn = deploy_function(aws, name, role, artifacts, out / "deployment.zip",
+                                   parts["deployment.zip"]["sha256"], [deps_layer, model_layer],
                                    cfg, environment)
     api_stage = cfg.get("api_gateway_stage", "api")
     api_url = deploy_api(aws, name, function_arn, region, api_stage, state)
