@@ -4,6 +4,8 @@ from __future__ import annotations
 import io
 import os
 import pathlib
+import subprocess
+import sys
 import tempfile
 import xml.etree.ElementTree as ET
 
@@ -47,6 +49,22 @@ def reference_landmarks() -> dict[str, list[np.ndarray]]:
                 refs.setdefault(image.get("file"), []).append(
                     np.array([[int(p.get("x")), int(p.get("y"))] for p in points], dtype=np.float32))
     return refs
+
+
+def run_admin(env: dict, *args: str) -> subprocess.CompletedProcess:
+    """`python -m chalicelib.admin ARGS` as an admin runs it, with ``env`` over this environment."""
+    return subprocess.run([sys.executable, "-m", "chalicelib.admin", *args], cwd=ROOT, capture_output=True,
+                          text=True, env={**os.environ, **env}, timeout=120)
+
+
+def admin_create_key(env: dict, customer: str, quota: int, *extra: str) -> tuple[str, str]:
+    """A key made by the admin command: (the secret it prints once, its public key id)."""
+    out = run_admin(env, "create", "--customer", customer, "--quota", str(quota), *extra)
+    assert out.returncode == 0, out.stderr
+    key = out.stdout.split("store it safely): ")[1].strip()
+    key_id = out.stdout.split()[1]
+    assert key.startswith("tc_") and key_id.startswith("key_")
+    return key, key_id
 
 
 def jpeg_bytes(rgb: np.ndarray, quality: int = 92, **save) -> bytes:

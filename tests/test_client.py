@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.conftest import FACES, ROOT, VIDEO, need_data, read
+from tests.conftest import FACES, VIDEO, admin_create_key, need_data, read
 from tests.servers import Proxy, chalice_local, free_port
 from tintcam_client import AuthError, BadRequest, Client, QuotaExceeded
 
@@ -25,9 +25,7 @@ def env(tmp_path_factory):
 
 
 def admin_key(env, customer, quota):
-    out = subprocess.run([sys.executable, "-m", "chalicelib.admin", "create", "--customer", customer, "--quota",
-                          str(quota)], cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, check=True)
-    return out.stdout.split("store it safely): ")[1].strip()
+    return admin_create_key(env, customer, quota)[0]
 
 
 @pytest.fixture(scope="module")

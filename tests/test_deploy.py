@@ -9,7 +9,7 @@ import sys
 
 import boto3
 
-from tests.conftest import ROOT, need_data
+from tests.conftest import ROOT, admin_create_key, need_data
 from tests.servers import AWS_TEST_ENV, moto_server
 
 
@@ -62,13 +62,8 @@ def test_deploy_creates_everything_and_delete_removes_it(tmp_path):
         assert s3.get_object(Bucket=state["site_bucket"], Key="app.js")["ContentType"] == "text/javascript"
 
         # one admin command gives a customer a working key: hashed in DynamoDB, API Gateway key in the plan
-        admin = subprocess.run([sys.executable, "-m", "chalicelib.admin", "create", "--customer", "deployed",
-                                "--quota", "10"], cwd=ROOT, capture_output=True, text=True,
-                               env={**os.environ, **env, "TINTCAM_METER_STORE": "dynamodb",
-                                    "TINTCAM_METER_TABLE": "tintcam-prod-meter",
-                                    "TINTCAM_USAGE_PLAN_ID": state["usage_plan_id"]})
-        assert admin.returncode == 0, admin.stderr
-        key = admin.stdout.split("store it safely): ")[1].strip()
+        key, _ = admin_create_key({**env, "TINTCAM_METER_STORE": "dynamodb", "TINTCAM_METER_TABLE": "tintcam-prod-meter",
+                                   "TINTCAM_USAGE_PLAN_ID": state["usage_plan_id"]}, "deployed", 10)
         assert key in {k["value"] for k in gw.get_api_keys(includeValues=True)["items"]}
         assert len(gw.get_usage_plan_keys(usagePlanId=state["usage_plan_id"])["items"]) == 1
 

@@ -22,9 +22,7 @@ TABLE = "tintcam-dev-meter"  # chalice local applies the dev stage's environment
 
 
 def sqlite_key(db: str, quota: int = 100_000) -> str:
-    meter = metering.Meter(metering.open_store(settings_module.load({"TINTCAM_DB": db})),
-                           settings_module.load({"TINTCAM_DB": db}))
-    return meter.create_key("faults", quota)[0]
+    return metering.get_meter(settings_module.load({"TINTCAM_DB": db})).create_key("faults", quota)[0]
 
 
 def totals(db: str) -> dict:

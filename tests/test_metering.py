@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import sqlite3
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -14,7 +12,7 @@ import requests
 
 from chalicelib import billing, metering
 from chalicelib import settings as settings_module
-from tests.conftest import ROOT, need_data, read
+from tests.conftest import admin_create_key, need_data, read, run_admin
 from tests.servers import AWS_TEST_ENV, chalice_local, moto_server
 
 FRAME_HEADERS = {"Content-Type": "image/jpeg", "Accept": "image/jpeg"}
@@ -28,17 +26,11 @@ def env(tmp_path_factory):
 
 
 def admin(env, *args, extra_env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "chalicelib.admin", *args], cwd=ROOT, capture_output=True,
-                          text=True, env={**os.environ, **env, **(extra_env or {})}, timeout=120)
+    return run_admin({**env, **(extra_env or {})}, *args)
 
 
 def create_key(env, customer="acme", quota=1000) -> tuple[str, str]:
-    out = admin(env, "create", "--customer", customer, "--quota", str(quota))
-    assert out.returncode == 0, out.stderr
-    key = out.stdout.split("store it safely): ")[1].strip()
-    key_id = out.stdout.split()[1]
-    assert key.startswith("tc_") and key_id.startswith("key_")
-    return key, key_id
+    return admin_create_key(env, customer, quota)
 
 
 @pytest.fixture(scope="module")
@@ -191,10 +183,7 @@ def test_admin_creates_and_disables_api_gateway_keys(env, tmp_path):
         gw = boto3.client("apigateway", endpoint_url=endpoint, region_name="us-east-1",
                           aws_access_key_id="testing", aws_secret_access_key="testing")
         plan = gw.create_usage_plan(name="tintcam-test", throttle={"rateLimit": 20, "burstLimit": 40})["id"]
-        out = admin(env, "create", "--customer", "gateway", "--quota", "10", "--usage-plan-id", plan, extra_env=aws)
-        assert out.returncode == 0, out.stderr
-        key = out.stdout.split("store it safely): ")[1].strip()
-        key_id = out.stdout.split()[1]
+        key, key_id = admin_create_key({**env, **aws}, "gateway", 10, "--usage-plan-id", plan)
         keys = gw.get_api_keys(includeValues=True)["items"]
         created = next(k for k in keys if k.get("value") == key)
         assert created["enabled"] is True
