@@ -27,6 +27,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt client/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	$(VENV)/bin/python -m chalicelib.faces   # model files that load fast, once (about 20 s)
 	touch $@
 
 # Start the API (chalice local) and the camera page together; prints the page's URL. Ctrl-C stops both.

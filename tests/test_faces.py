@@ -101,3 +101,31 @@ def test_missing_model_is_a_clear_503(tmp_path):
 
 def test_options_feed_min_face(settings):
     assert options.parse({"min_face": "40"}, settings).min_face == 40
+
+
+def test_the_saved_detector_finds_what_dlibs_built_in_one_finds(tmp_path):
+    import shutil
+
+    import dlib
+    from tests.conftest import DATA, need_data
+    need_data()
+    converted, saved = faces.prepare(faces.resolve_model_path(""))
+    assert faces.detector_file(converted) == saved
+    built_in = dlib.get_frontal_face_detector()
+    loaded = faces._load_detector(saved)
+    assert loaded is not built_in and loaded.num_detectors == 5
+    import cv2
+    compared = 0
+    for path in sorted((DATA / "faces").glob("*.jpg")):
+        grey = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        ours, theirs = loaded.run(grey, 1, 0.0), built_in.run(grey, 1, 0.0)
+        assert [str(r) for r in ours[0]] == [str(r) for r in theirs[0]] and list(ours[1]) == list(theirs[1])
+        compared += len(ours[0])
+    assert compared >= 60
+    # a damaged or foreign file is not trusted: the built-in detector is built instead
+    broken = tmp_path / faces.DETECTOR_FILE
+    broken.write_bytes(b"\x00" * 1000)
+    fallback = faces._load_detector(str(broken))
+    assert fallback.num_detectors == 5 and len(fallback(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE), 1)) == len(ours[0])
+    shutil.copy(saved, tmp_path / "copy.svm")
+    assert faces._load_detector(str(tmp_path / "copy.svm")).num_detectors == 5
