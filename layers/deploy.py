@@ -4,7 +4,7 @@
     .venv/bin/python layers/deploy.py --stage prod --delete   (remove it; --delete-data also drops usage)
 
 1. builds the artefacts (layers/build.py): the function zip, the dependency layer, the model layer;
-2. uploads the model layer (72 MB zipped: over the 50 MB direct-upload limit) to an artefact bucket and
+2. uploads the model layer (62 MB zipped: over the 50 MB direct-upload limit) to an artefact bucket and
    publishes it from S3 as a layer version (skipped when that exact zip is already published);
 3. creates the DynamoDB meter table if it is missing (on-demand, TTL for idempotency keys);
 4. deploys Chalice's artefacts for the stage: the dependency layer (published from S3), the IAM role with

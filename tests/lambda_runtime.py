@@ -86,6 +86,11 @@ class RuntimeApi(http.server.ThreadingHTTPServer):
             raise RuntimeError(f"the function failed: {payload}")
         return json.loads(payload)
 
+    def handle_error(self, request, client_address) -> None:
+        """A function process stopped while waiting for its next event resets its connection: expected."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
