@@ -180,3 +180,24 @@ def test_a_truncated_model_is_refused(tmp_path):
         source.write_bytes(whole[:cut])
         with pytest.raises(shape_model.ModelFormatError):
             shape_model.load(str(source))
+
+
+def test_any_box_anywhere_gives_dlibs_points():
+    """Random boxes (tiny, huge, partly or wholly outside the frame) on a real photo, RGB and grey."""
+    from hypothesis import HealthCheck, given, settings, strategies as st
+    need_data()
+    path = faces.resolve_model_path("")
+    ours, theirs = shape_model.load(path), dlib.shape_predictor(path)
+    rgb = cv2.cvtColor(cv2.imread(str(DATA / "faces" / "Tom_Cruise_avp_2014_4.jpg")), cv2.COLOR_BGR2RGB)
+    grey = np.ascontiguousarray(rgb[::2, ::3, 1])  # a strided view made contiguous: another size and content
+    height, width = rgb.shape[:2]
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(x=st.integers(-width, 2 * width), y=st.integers(-height, 2 * height),
+           w=st.integers(1, 3 * width), h=st.integers(1, 3 * height), use_grey=st.booleans())
+    def check(x, y, w, h, use_grey):
+        image = grey if use_grey else rgb
+        box = (x, y, w, h)
+        assert np.array_equal(ours.predict(image, [box])[0], dlib_points(theirs, image, box))
+
+    check()
