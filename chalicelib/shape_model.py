@@ -199,8 +199,15 @@ class ShapeModel:
         norm = (centred ** 2).sum()
         self._dot_a = (centred / norm).reshape(-1)
         self._dot_b = (np.stack([-centred[:, 1], centred[:, 0]], axis=1) / norm).reshape(-1)
-        self._split_base = np.arange(self.trees) * splits
-        self._leaf_base = np.arange(self.trees) * (splits + 1) - splits
+        # A tree's leaf from the outcomes of all its splits at once: bit k of a pattern says split k goes
+        # left; walking the tree for every pattern gives the table (2^15 entries for depth 4).
+        patterns = np.arange(1 << splits)
+        node = np.zeros_like(patterns)
+        for _ in range(self.depth):
+            node = 2 * node + 2 - ((patterns >> node) & 1)
+        self._leaf_of_pattern = (node - splits).astype(np.intp)
+        self._bits = (1 << np.arange(splits)).astype(np.int32)
+        self._first_leaf = np.arange(self.trees) * (splits + 1)
 
     @classmethod
     def from_file(cls, path: str) -> "ShapeModel":
@@ -221,7 +228,9 @@ class ShapeModel:
         span_x, span_y = boxes[:, 2:3] - 1, boxes[:, 3:4] - 1     # dlib's right - left, bottom - top
         shape = np.repeat(self.initial.reshape(1, -1), n, axis=0)  # (F, 136): x0, y0, x1, y1, ...
         acc = np.empty((self.trees + 1, n, shape.shape[1]), np.float32)  # tree-major, the shape first
-        face_splits = (np.arange(n) * self.trees * self.splits)[:, None] + self._split_base
+        left_values = np.empty((n, self.trees * self.splits), np.float32)
+        right_values = np.empty_like(left_values)
+        goes_left = np.empty(left_values.shape, np.bool_)
         for c in range(self.cascades):
             as64 = shape.astype(np.float64)
             a = (as64 @ self._dot_a).astype(np.float32)[:, None]
@@ -239,16 +248,17 @@ class ShapeModel:
                 intensity = (wide[..., 0] + wide[..., 1] + wide[..., 2]) // 3
             else:
                 intensity = sampled[..., 0]
-            values = np.where(inside, intensity, 0).astype(np.float32)
-            values = values.reshape(n, self.pixels)
-            # every split of every tree at once (7,500 comparisons), then walk the trees through them
-            go_left = (values[:, self.idx1[c]] - values[:, self.idx2[c]] > self.thresh[c]).reshape(-1)
-            node = np.zeros((n, self.trees), np.intp)
-            for _ in range(self.depth):
-                node = 2 * node + 2 - go_left[face_splits + node]
+            values = np.where(inside, intensity, 0).astype(np.float32).reshape(n, self.pixels)
+            # every split of every tree at once (7,500 comparisons), then each tree's leaf from its pattern
+            values.take(self.idx1[c], axis=1, out=left_values)
+            values.take(self.idx2[c], axis=1, out=right_values)
+            np.subtract(left_values, right_values, out=left_values)
+            np.greater(left_values, self.thresh[c], out=goes_left)
+            pattern = goes_left.reshape(n, self.trees, self.splits).view(np.uint8) @ self._bits
+            rows = self._leaf_of_pattern[pattern] + self._first_leaf          # (F, trees)
             acc[0] = shape
-            self.leaves[c].take((self._leaf_base + node).T.reshape(-1), axis=0, out=acc[1:].reshape(-1, acc.shape[2]))
-            shape = acc.sum(axis=0)  # tree by tree, in order, as dlib adds them
+            self.leaves[c].take(rows.T.reshape(-1), axis=0, out=acc[1:].reshape(-1, acc.shape[2]))
+            shape = np.einsum("tfp->fp", acc)  # tree by tree, in order, as dlib adds them
         points = shape.reshape(n, N_POINTS, 2).astype(np.float64)
         points[:, :, 0] = np.floor(points[:, :, 0] * span_x + left + 0.5)
         points[:, :, 1] = np.floor(points[:, :, 1] * span_y + top + 0.5)
