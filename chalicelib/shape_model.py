@@ -191,14 +191,16 @@ class ShapeModel:
         self.dx = np.ascontiguousarray(deltas[..., 0])
         self.dy = np.ascontiguousarray(deltas[..., 1])
         self.pixels = self.anchors.shape[1]
-        self._anchor_x = 2 * self.anchors
+        self._anchor_cols = np.stack([2 * self.anchors, 2 * self.anchors + 1], axis=1)   # x and y columns
         # The similarity transform from the initial shape to the current one, in closed form:
         # scale*rotation = [[a, -b], [b, a]] with a = <p, q> / |p|^2, b = <p x q> / |p|^2 for the centred
         # initial shape p (the current shape needs no centring: p sums to zero).
         centred = self.initial.astype(np.float64) - self.initial.astype(np.float64).mean(axis=0)
         norm = (centred ** 2).sum()
-        self._dot_a = (centred / norm).reshape(-1)
-        self._dot_b = (np.stack([-centred[:, 1], centred[:, 0]], axis=1) / norm).reshape(-1)
+        self._dots = np.stack([(centred / norm).reshape(-1),
+                               (np.stack([-centred[:, 1], centred[:, 0]], axis=1) / norm).reshape(-1)], axis=1)
+        self._swap_sign = np.array([[-1.0], [1.0]], np.float32)   # (a, b) -> (-b, a): the rotation's 2nd column
+        self._grey_weights = np.ones(3, np.uint16)
         # A tree's leaf from the outcomes of all its splits at once: bit k of a pattern says split k goes
         # left; walking the tree for every pattern gives the table (2^15 entries for depth 4).
         patterns = np.arange(1 << splits)
@@ -224,31 +226,27 @@ class ShapeModel:
         height, width = image.shape[:2]
         flat = image.reshape(height * width, -1)
         rgb = flat.shape[1] == 3
-        left, top = boxes[:, 0:1], boxes[:, 1:2]
-        span_x, span_y = boxes[:, 2:3] - 1, boxes[:, 3:4] - 1     # dlib's right - left, bottom - top
-        shape = np.repeat(self.initial.reshape(1, -1), n, axis=0)  # (F, 136): x0, y0, x1, y1, ...
+        offset = boxes[:, 0:2, None]                    # (F, 2, 1): left, top
+        span = boxes[:, 2:4, None] - 1                  # (F, 2, 1): dlib's right - left, bottom - top
+        limit = np.array([[[width], [height]]], np.uintp)
+        shape = np.repeat(self.initial.reshape(1, -1), n, axis=0)      # (F, 136): x0, y0, x1, y1, ...
         acc = np.empty((self.trees + 1, n, shape.shape[1]), np.float32)  # tree-major, the shape first
+        values = np.empty((n, self.pixels), np.float32)
         left_values = np.empty((n, self.trees * self.splits), np.float32)
         right_values = np.empty_like(left_values)
         goes_left = np.empty(left_values.shape, np.bool_)
         for c in range(self.cascades):
-            as64 = shape.astype(np.float64)
-            a = (as64 @ self._dot_a).astype(np.float32)[:, None]
-            b = (as64 @ self._dot_b).astype(np.float32)[:, None]
-            anchor_x = shape[:, self._anchor_x[c]]
-            anchor_y = shape[:, self._anchor_x[c] + 1]
-            px = self.dx[c] * a - self.dy[c] * b + anchor_x
-            py = self.dx[c] * b + self.dy[c] * a + anchor_y
-            x = np.floor(px.astype(np.float64) * span_x + left + 0.5).astype(np.intp)
-            y = np.floor(py.astype(np.float64) * span_y + top + 0.5).astype(np.intp)
-            inside = (x >= 0) & (x < width) & (y >= 0) & (y < height)
-            sampled = flat.take(np.where(inside, y * width + x, 0), axis=0)
-            if rgb:
-                wide = sampled.astype(np.uint16)
-                intensity = (wide[..., 0] + wide[..., 1] + wide[..., 2]) // 3
-            else:
-                intensity = sampled[..., 0]
-            values = np.where(inside, intensity, 0).astype(np.float32).reshape(n, self.pixels)
+            # the cascade's pixels: offsets from their anchor points, turned and scaled like the shape
+            ab = (shape.astype(np.float64) @ self._dots).astype(np.float32)[:, :, None]   # (F, 2, 1): a, b
+            points = self.dx[c] * ab + self.dy[c] * (ab[:, ::-1] * self._swap_sign) + shape[:, self._anchor_cols[c]]
+            xy = np.floor(points.astype(np.float64) * span + offset + 0.5).astype(np.intp)
+            inside_xy = xy.view(np.uintp) < limit       # a negative coordinate is a huge unsigned one
+            inside = inside_xy[:, 0] & inside_xy[:, 1]
+            index = xy[:, 1] * width + xy[:, 0]
+            index *= inside
+            sampled = flat.take(index, axis=0)
+            intensity = (sampled @ self._grey_weights) // 3 if rgb else sampled[..., 0]
+            np.multiply(intensity, inside, out=values, casting="unsafe")   # 0 outside the image
             # every split of every tree at once (7,500 comparisons), then each tree's leaf from its pattern
             values.take(self.idx1[c], axis=1, out=left_values)
             values.take(self.idx2[c], axis=1, out=right_values)
@@ -260,8 +258,7 @@ class ShapeModel:
             self.leaves[c].take(rows.T.reshape(-1), axis=0, out=acc[1:].reshape(-1, acc.shape[2]))
             shape = np.einsum("tfp->fp", acc)  # tree by tree, in order, as dlib adds them
         points = shape.reshape(n, N_POINTS, 2).astype(np.float64)
-        points[:, :, 0] = np.floor(points[:, :, 0] * span_x + left + 0.5)
-        points[:, :, 1] = np.floor(points[:, :, 1] * span_y + top + 0.5)
+        points = np.floor(points * span.reshape(n, 1, 2) + offset.reshape(n, 1, 2) + 0.5)
         return points.astype(np.float32)
 
 
