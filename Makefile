@@ -20,18 +20,22 @@ export WAIT_FOR_API
 
 STAGE ?= prod
 
-.PHONY: install start test bench layers deploy clean
+.PHONY: install models start test bench layers deploy clean
 
 install: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt client/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q -r requirements-dev.txt
-	$(VENV)/bin/python -m chalicelib.faces   # model files that load fast, once (about 20 s)
 	touch $@
 
+# The model files that load fast (dlib's landmark model as arrays, the saved detector): made once, about
+# 20 s, next to the installed model; a no-op when they are current.
+models: install
+	@$(PY) -m chalicelib.faces >/dev/null
+
 # Start the API (chalice local) and the camera page together; prints the page's URL. Ctrl-C stops both.
-start: install
+start: models
 	@$(PY) -m chalicelib.admin dev-key --config frontend/config.json --api-url http://localhost:$(API_PORT)
 	@trap 'kill 0' INT TERM EXIT; \
 	TINTCAM_SITE_ORIGINS=http://localhost:$(SITE_PORT),http://127.0.0.1:$(SITE_PORT) \
@@ -41,10 +45,10 @@ start: install
 	echo "tintcam is running: open http://localhost:$(SITE_PORT)/  (API at http://localhost:$(API_PORT))"; \
 	wait
 
-test: install
+test: models
 	$(PY) -m pytest
 
-bench: install
+bench: models
 	$(PY) bench/frame_api.py
 
 # Build the Lambda function and layer zips into layers/build/$(STAGE)/.
