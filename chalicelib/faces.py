@@ -222,7 +222,7 @@ def prepare(source: str) -> tuple[str, str]:
     return converted, saved
 
 
-if __name__ == "__main__":  # python -m chalicelib.faces [model.dat]: what `make install` runs
+if __name__ == "__main__":  # python -m chalicelib.faces [model.dat]: what `make models` runs
     import sys
     started = time.perf_counter()
     source = sys.argv[1] if len(sys.argv) > 1 else resolve_model_path("", layer_root="/nonexistent")

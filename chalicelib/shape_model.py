@@ -9,8 +9,8 @@ similarity transform in float64, pixels rounded like ``dlib::point``, leaves add
 the points are dlib's own (the tests compare both on the reference photos). All faces of a frame run
 as one batch.
 
-Converting is a build step: ``layers/build.py`` ships the ``.npz`` in the model layer and
-``make install`` (``python -m chalicelib.faces``) writes it next to the package's ``.dat``; a ``.dat``
+Converting is a build step: ``layers/build.py`` ships the ``.npz`` in the model layer, and ``make start``
+and ``make test`` (``python -m chalicelib.faces``) write it next to the package's ``.dat``; a ``.dat``
 without a current converted copy is converted on first use (about 20 s, logged).
 """
 from __future__ import annotations
