@@ -82,7 +82,7 @@ def _dlib():
 
 
 def detector_file(model_path: str) -> str:
-    """The saved detector that goes with a model file: in the same folder."""
+    """The saved detector that goes with a converted model file: in the same folder."""
     return os.path.join(os.path.dirname(model_path), DETECTOR_FILE)
 
 
@@ -134,9 +134,8 @@ def _unavailable(path: str, why: str) -> ModelUnavailable:
 
 
 def load_model(path: str) -> None:
-    """Load the detector and the 68-point model now (raises ``ModelUnavailable``)."""
-    _detector(path)
-    _predictor(path)
+    """Load the 68-point model and the detector saved beside it now (raises ``ModelUnavailable``)."""
+    _detector(_predictor(path).path)
 
 
 def model_status(path: str) -> dict:

@@ -175,6 +175,7 @@ class ShapeModel:
     def __init__(self, arrays) -> None:
         if int(arrays["format"]) != FORMAT:
             raise ModelFormatError("converted with another version of tintcam")
+        self.path = ""     # the converted file, when the model came from one (from_file)
         self.initial = np.ascontiguousarray(arrays["initial"], dtype=np.float32)
         idx1, idx2, thresh = arrays["idx1"], arrays["idx2"], arrays["thresh"]
         self.cascades, self.trees, splits = idx1.shape
@@ -214,7 +215,9 @@ class ShapeModel:
     @classmethod
     def from_file(cls, path: str) -> "ShapeModel":
         with np.load(path, allow_pickle=False) as npz:
-            return cls(npz)
+            model = cls(npz)
+        model.path = path   # the converted file this model came from
+        return model
 
     def predict(self, image: np.ndarray, boxes) -> np.ndarray:
         """The 68 points (F, 68, 2) float32, whole pixels like dlib's, for the boxes (x, y, w, h) of an
