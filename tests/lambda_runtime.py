@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import http.server
 import importlib.metadata
 import json
 import pathlib
@@ -19,7 +18,7 @@ import time
 import uuid
 import zipfile
 
-from tests.servers import free_port, stop
+from tests.servers import LoopbackServer, QuietHandler, free_port, stop
 
 RUNTIME_DISTS = ("awslambdaric", "simplejson", "snapshot-restore-py", "boto3", "botocore", "jmespath", "s3transfer",
                  "python-dateutil", "six", "urllib3")
@@ -68,7 +67,7 @@ def api_gateway_event(method: str, path: str, body: bytes | None = None, headers
     }
 
 
-class RuntimeApi(http.server.ThreadingHTTPServer):
+class RuntimeApi(LoopbackServer):
     """The Lambda Runtime API's invocation loop: hands out queued events, collects answers and errors."""
 
     def __init__(self) -> None:
@@ -86,17 +85,7 @@ class RuntimeApi(http.server.ThreadingHTTPServer):
             raise RuntimeError(f"the function failed: {payload}")
         return json.loads(payload)
 
-    def handle_error(self, request, client_address) -> None:
-        """A function process stopped while waiting for its next event resets its connection: expected."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args):
-            pass
-
+    class Handler(QuietHandler):
         def do_GET(self):
             if not self.path.endswith("/runtime/invocation/next"):
                 self.send_error(404)

@@ -51,18 +51,25 @@ def chalice_local(env: dict | None = None, port: int | None = None):
     """Run `chalice local` from the project folder; yields its base URL and the process, whose output
     (its log) goes to the file ``proc.log_path`` (a pipe nobody reads would fill and stall the server)."""
     port = port or free_port()
-    log = tempfile.NamedTemporaryFile(prefix="chalice-local-", suffix=".log", delete=False)
-    proc = subprocess.Popen([sys.executable, str(ROOT / ".chalice" / "local_server.py"), "local", "--host",
-                             "127.0.0.1", "--port", str(port), "--no-autoreload"],
-                            cwd=ROOT, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
-    proc.log_path = log.name
-    base = f"http://127.0.0.1:{port}"
+    with tempfile.NamedTemporaryFile(prefix="chalice-local-", suffix=".log", delete=False) as log:
+        argv = [sys.executable, str(ROOT / ".chalice" / "local_server.py"), "local", "--host", "127.0.0.1",
+                "--port", str(port), "--no-autoreload"]
+        with _serving(argv, f"http://127.0.0.1:{port}", "/health", cwd=ROOT, env={**os.environ, **(env or {})},
+                      stdout=log, stderr=subprocess.STDOUT, log_path=log.name) as served:
+            yield served
+
+
+@contextlib.contextmanager
+def _serving(argv: list[str], base: str, ready_path: str, log_path: str | None = None, **popen):
+    """A server process: started, waited for until ``base + ready_path`` answers, yielded as (base, proc),
+    stopped afterwards."""
+    proc = subprocess.Popen(argv, **popen)
+    proc.log_path = log_path
     try:
-        wait_for(base + "/health", proc)
+        wait_for(base + ready_path, proc)
         yield base, proc
     finally:
         stop(proc)
-        log.close()
 
 
 AWS_TEST_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
@@ -105,18 +112,30 @@ run_simple(sys.argv[1], int(sys.argv[2]), serial, threaded=True)
 def moto_server(port: int | None = None):
     """moto's server (speaks the AWS wire protocol on loopback) in its own process; yields its endpoint."""
     port = port or free_port()
-    proc = subprocess.Popen([sys.executable, "-c", MOTO_SERVER, "127.0.0.1", str(port)],
-                            env={**os.environ, **AWS_TEST_ENV, "MOTO_PORT": str(port)},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(endpoint + "/moto-api/", proc)
-        yield endpoint, proc
-    finally:
-        stop(proc)
+    with _serving([sys.executable, "-c", MOTO_SERVER, "127.0.0.1", str(port)], f"http://127.0.0.1:{port}",
+                  "/moto-api/", env={**os.environ, **AWS_TEST_ENV, "MOTO_PORT": str(port)},
+                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as served:
+        yield served
 
 
-class Proxy(http.server.ThreadingHTTPServer):
+class LoopbackServer(http.server.ThreadingHTTPServer):
+    """A test's in-process HTTP server: a client hanging up mid-request (a closed page, a stopped
+    function waiting for its next event) is expected, not an error to print."""
+
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+class QuietHandler(http.server.BaseHTTPRequestHandler):
+    """HTTP/1.1 (keep-alive, as clients expect), without a log line per request."""
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+
+class Proxy(LoopbackServer):
     """A loopback HTTP proxy in front of the API, for faults the API itself would not make: it can delay
     every answer (a slow network) or lose the first POST's answer after the API has handled it (a load
     balancer's 503). Use as a context manager; ``url`` is its address."""
@@ -137,18 +156,8 @@ class Proxy(http.server.ThreadingHTTPServer):
         self.shutdown()
         self.server_close()
 
-    def handle_error(self, request, client_address) -> None:
-        """A browser that hangs up on the proxy (the page closed mid-request) is expected, not an error."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
 
-
-class _ProxyHandler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
+class _ProxyHandler(QuietHandler):
     def _forward(self):
         length = int(self.headers.get("Content-Length", 0))
         body = self.rfile.read(length) if length else None

@@ -21,8 +21,10 @@ HEADERS = {"Content-Type": "image/jpeg", "Accept": "image/jpeg"}
 TABLE = "tintcam-dev-meter"  # chalice local applies the dev stage's environment from .chalice/config.json
 
 
-def sqlite_key(db: str, quota: int = 100_000) -> str:
-    return metering.get_meter(settings_module.load({"TINTCAM_DB": db})).create_key("faults", quota)[0]
+def sqlite_store(tmp_path) -> tuple[str, str]:
+    """A fresh SQLite meter under ``tmp_path`` and a key in it: (the database's path, the key)."""
+    db = str(tmp_path / "meter.sqlite3")
+    return db, metering.get_meter(settings_module.load({"TINTCAM_DB": db})).create_key("faults", 100_000)[0]
 
 
 def totals(db: str) -> dict:
@@ -74,8 +76,7 @@ def test_model_missing_or_corrupt_is_503_without_a_crash_loop(tmp_path, fault):
     model = tmp_path / "shape_predictor_68_face_landmarks.dat"
     if fault == "corrupt":
         model.write_bytes(os.urandom(200_000))
-    db = str(tmp_path / "meter.sqlite3")
-    key = sqlite_key(db)
+    db, key = sqlite_store(tmp_path)
     with chalice_local(env={"TINTCAM_MODEL_PATH": str(model), "TINTCAM_DB": db}) as (base, proc):
         health = requests.get(base + "/health", timeout=30)
         assert health.status_code == 503 and health.json()["status"] == "unavailable"
@@ -92,8 +93,7 @@ def test_model_missing_or_corrupt_is_503_without_a_crash_loop(tmp_path, fault):
 
 def test_slow_client_does_not_block_others(tmp_path):
     need_data()
-    db = str(tmp_path / "meter.sqlite3")
-    key = sqlite_key(db)
+    db, key = sqlite_store(tmp_path)
     photo = read("Tom_Cruise_avp_2014_4.jpg")
     with chalice_local(env={"TINTCAM_DB": db}) as (base, proc):
         port = int(base.rsplit(":", 1)[1])
@@ -125,8 +125,7 @@ def test_slow_client_does_not_block_others(tmp_path):
 
 def test_killed_mid_request_leaves_no_half_written_usage(tmp_path):
     need_data()
-    db = str(tmp_path / "meter.sqlite3")
-    key = sqlite_key(db)
+    db, key = sqlite_store(tmp_path)
     photo = read("2008_007676.jpg")
     with chalice_local(env={"TINTCAM_DB": db}) as (base, proc):
         def send(_):

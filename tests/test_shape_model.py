@@ -1,6 +1,7 @@
 """The numpy landmark model against dlib's own shape predictor: the same trained model, the same points."""
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
@@ -29,11 +30,16 @@ def _matrix(values) -> bytes:
     return _int(-len(values)) + _int(-1) + b"".join(_float(v) for v in values)
 
 
+@functools.lru_cache(maxsize=None)
+def real_model() -> shape_model.ShapeModel:
+    return shape_model.load(faces.resolve_model_path(""))
+
+
 def tiny_dlib_model(seed: int, cascades: int = 3, trees: int = 20, depth: int = 3, pixels: int = 40) -> bytes:
     """A random but valid ``dlib::shape_predictor`` file (dlib itself loads it), built on the real
     model's mean shape so that its points land on the face."""
     rng = np.random.default_rng(seed)
-    initial = shape_model.ShapeModel.from_file(shape_model.ensure_converted(faces.resolve_model_path(""))).initial
+    initial = real_model().initial
     splits = 2 ** depth - 1
     out = [_int(1), _matrix(initial.reshape(-1)), _int(cascades)]
     for _ in range(cascades):
@@ -62,7 +68,9 @@ def dlib_points(predictor, image: np.ndarray, box) -> np.ndarray:
     return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
 
 
+@functools.lru_cache(maxsize=None)
 def photo_faces() -> list[tuple[np.ndarray, list]]:
+    """Every reference photo (RGB) with dlib's boxes at upsample 1; computed once, not to be modified."""
     detector = dlib.get_frontal_face_detector()
     out = []
     for path in sorted((DATA / "faces").glob("*.jpg")):
@@ -76,7 +84,7 @@ def photo_faces() -> list[tuple[np.ndarray, list]]:
 def test_every_reference_face_gets_exactly_dlibs_points():
     need_data()
     path = faces.resolve_model_path("")
-    ours = shape_model.load(path)
+    ours = real_model()
     theirs = dlib.shape_predictor(path)
     compared = 0
     for rgb, boxes in photo_faces():
@@ -92,7 +100,7 @@ def test_every_reference_face_gets_exactly_dlibs_points():
 def test_grey_frames_boxes_off_the_edge_and_video_frames_match_dlib():
     need_data()
     path = faces.resolve_model_path("")
-    ours, theirs = shape_model.load(path), dlib.shape_predictor(path)
+    ours, theirs = real_model(), dlib.shape_predictor(path)
     cap = cv2.VideoCapture(str(DATA / "video" / "short_hamilton_clip.mp4"))
     frames = []
     while len(frames) < 240:
@@ -187,7 +195,7 @@ def test_any_box_anywhere_gives_dlibs_points():
     from hypothesis import HealthCheck, given, settings, strategies as st
     need_data()
     path = faces.resolve_model_path("")
-    ours, theirs = shape_model.load(path), dlib.shape_predictor(path)
+    ours, theirs = real_model(), dlib.shape_predictor(path)
     rgb = cv2.cvtColor(cv2.imread(str(DATA / "faces" / "Tom_Cruise_avp_2014_4.jpg")), cv2.COLOR_BGR2RGB)
     grey = np.ascontiguousarray(rgb[::2, ::3, 1])  # a strided view made contiguous: another size and content
     height, width = rgb.shape[:2]
