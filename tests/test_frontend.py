@@ -74,11 +74,13 @@ def shown_and_sent(page) -> tuple[np.ndarray, np.ndarray, dict]:
     return base64.b64decode(data["shown"]), base64.b64decode(data["sent"]), data
 
 
-def lip_ab(api_url: str, sent: bytes, frames: list[np.ndarray]) -> list[np.ndarray]:
-    """Mean a*, b* of the lip ring of every face, located on the sent frame by the API's landmarks."""
+def lip_ab(api_url: str, sent: bytes, frames: list[np.ndarray]) -> list[np.ndarray] | None:
+    """Mean a*, b* of the lip ring of every face, located on the sent frame by the API's landmarks;
+    None when the API finds no face in the sent frame."""
     doc = requests.post(api_url + "/v1/landmarks", data=sent, headers=LANDMARK_HEADERS,
                         timeout=30).json()
-    assert doc["faces"], "no face in the sent frame"
+    if not doc["faces"]:
+        return None
     from PIL import Image, ImageDraw
     out = []
     for frame in frames:
@@ -94,21 +96,26 @@ def lip_ab(api_url: str, sent: bytes, frames: list[np.ndarray]) -> list[np.ndarr
     return out
 
 
-def sample_lips(page, api_url: str, samples: int = 3) -> tuple[list, list]:
+def sample_lips(page, api_url: str, samples: int = 3, attempts: int = 8) -> tuple[list, list]:
     """Stop, compare the lips of the shown frame with those of the camera frame it came from, start
-    again; returns the lips' mean (a*, b*) before and after tinting, one pair per stop."""
+    again; returns the lips' mean (a*, b*) before and after tinting, one pair per stop. A stop on one of
+    the few close-up frames without a frontal face (6 of 129: the face turned or behind the microphone)
+    is not a sample; `samples` stops with a face are required within `attempts`."""
     before, after = [], []
-    for i in range(samples):
+    for _ in range(attempts):
         if page.get_by_role("button", name="Start").is_enabled():
             page.get_by_role("button", name="Start").click()
         wait_frames(page, 4)
         page.get_by_role("button", name="Stop").click()
         shown, sent, info = shown_and_sent(page)
         assert (info["width"], info["height"]) == (640, 480)
-        b, a = lip_ab(api_url, sent, [decode(sent), decode(shown)])
-        before.append(b)
-        after.append(a)
-    return before, after
+        lips = lip_ab(api_url, sent, [decode(sent), decode(shown)])
+        if lips is not None:
+            before.append(lips[0])
+            after.append(lips[1])
+        if len(before) == samples:
+            return before, after
+    raise AssertionError(f"only {len(before)} of {attempts} stops showed a face in the sent frame")
 
 
 def start_streaming(page, site_url: str, color: str | None = None) -> None:
@@ -135,7 +142,8 @@ def test_streams_tinted_frames_with_throttle_and_shade_changes(page, stack):
     assert 0 < sent_fps <= 6.0 + 1e-6, sent_fps
     assert 0 < number(page, "peak-in-flight") <= number(page, "max-in-flight") <= 4
     assert number(page, "rtt-median") > 0 and number(page, "server-ms") > 0
-    assert number(page, "faces") >= 1
+    # the count shown is the last frame's; a few close-up frames have no frontal face, so wait for one that has
+    page.wait_for_function("Number(document.getElementById('faces').textContent) >= 1", timeout=15000)
     # the page sends each answer's tracking state back with a later frame
     assert sent_states[0] is None and sum(bool(s) for s in sent_states) >= len(sent_states) - 4
     ARTIFACTS.mkdir(exist_ok=True)
