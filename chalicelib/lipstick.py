@@ -8,6 +8,8 @@ Only the lips' bounding box is converted, so the cost does not grow with the fra
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
@@ -76,19 +78,26 @@ def lip_mask(points: np.ndarray, frame_shape: tuple[int, ...]) -> tuple[np.ndarr
 
 
 def tint_region(crop: np.ndarray, mask: np.ndarray, color: tuple[int, int, int], intensity: float) -> np.ndarray:
-    """Tint an RGB crop where ``mask`` > 0; returns a new uint8 crop (pixels with mask 0 are copied)."""
-    lab = rgb_to_lab(crop)
-    target = rgb_to_lab(np.array(color, dtype=np.uint8))
-    weight = (mask * np.float32(intensity))[..., None]
-    total = float(mask.sum())
-    mean_l = float((lab[..., 0] * mask).sum() / total) if total > 0 else float(target[0])
-    shifted = lab.copy()
-    shifted[..., 0] += weight[..., 0] * LIGHTNESS_PULL * (target[0] - mean_l)
-    shifted[..., 1:] += weight * (target[1:] - lab[..., 1:])
-    out = crop.copy()
+    """Tint an RGB crop where ``mask`` > 0; returns a new uint8 crop (pixels with mask 0 are copied).
+    Only the touched pixels are converted (the lip ring is about a quarter of its bounding box)."""
     touched = mask > 0
-    out[touched] = lab_to_rgb(shifted[touched])
+    out = crop.copy()
+    if not touched.any():
+        return out
+    lab = rgb_to_lab(crop[touched])                 # (N, 3)
+    weight = mask[touched]
+    target = _target_lab(color)
+    mean_l = float(lab[:, 0] @ weight / weight.sum())
+    weight = weight * np.float32(intensity)
+    lab[:, 0] += weight * np.float32(LIGHTNESS_PULL * (target[0] - mean_l))
+    lab[:, 1:] += weight[:, None] * (target[1:] - lab[:, 1:])
+    out[touched] = lab_to_rgb(lab)
     return out
+
+
+@lru_cache(maxsize=64)
+def _target_lab(color: tuple[int, int, int]) -> np.ndarray:
+    return rgb_to_lab(np.array(color, dtype=np.uint8))
 
 
 def apply(rgb: np.ndarray, faces_points: list[np.ndarray], color: tuple[int, int, int], intensity: float) -> int:
