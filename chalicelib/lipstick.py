@@ -55,7 +55,7 @@ def lip_mask(points: np.ndarray, frame_shape: tuple[int, ...]) -> tuple[np.ndarr
     """
     height, width = frame_shape[:2]
     outer, inner = points[48:60], points[60:68]
-    mouth_width = float(np.ptp(outer[:, 0]))
+    mouth_width = float(outer[:, 0].max() - outer[:, 0].min())
     feather = max(0.8, mouth_width * 0.035)
     pad = int(np.ceil(feather)) + 2
     x0 = max(0, int(np.floor(outer[:, 0].min())) - pad)
@@ -73,7 +73,7 @@ def lip_mask(points: np.ndarray, frame_shape: tuple[int, ...]) -> tuple[np.ndarr
         return None
     soft = np.asarray(ring.filter(ImageFilter.GaussianBlur(feather)), dtype=np.float32) / 255.0
     # Feather inward only: the soft edge never leaks outside the contour or into the mouth.
-    mask = np.where(hard, np.clip(soft * 2.0, 0.0, 1.0), 0.0).astype(np.float32)
+    mask = np.minimum(soft * 2.0, 1.0) * hard
     return mask, (slice(y0, y1), slice(x0, x1))
 
 

@@ -71,7 +71,7 @@ def encode(state: TrackState, settings: Settings) -> str:
     tracks = state.tracks[:MAX_TRACKS]
     parts = [_HEADER.pack(VERSION, state.width, state.height, min(state.since_full, 255), len(tracks))]
     for t in tracks:
-        x, y, w, h = (int(np.clip(v, -32768, 32767)) for v in t.box)
+        x, y, w, h = (min(max(int(v), -32768), 32767) for v in t.box)
         w, h = max(1, min(w, 65535)), max(1, min(h, 65535))
         parts.append(_TRACK.pack(x, y, w, h, min(t.misses, 255), min(t.since_confirm, 255)))
         points = np.vstack([t.lips, t.anchor[None, :]]) - np.array([x, y], np.float32)
@@ -121,6 +121,10 @@ def decode(token: str | None, settings: Settings, width: int, height: int) -> Tr
 
 
 _SAMPLES = 4  # pixels sampled per thumbnail cell and axis
+_STEPS = np.arange(THUMB * _SAMPLES)
+_LAST_STEP = THUMB * _SAMPLES - 1
+_GREY = np.array([0.299, 0.587, 0.114], np.float32)
+_CELL_MEAN = np.float32(1.0 / (_SAMPLES * _SAMPLES))
 
 
 def thumbnail(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
@@ -131,11 +135,10 @@ def thumbnail(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     x0, y0, x1, y1 = max(0, x), max(0, y), min(width, x + w), min(height, y + h)
     if x1 - x0 < 1 or y1 - y0 < 1:
         return np.zeros(THUMB * THUMB, np.uint8)
-    n = THUMB * _SAMPLES
-    ys = np.linspace(y0, y1 - 1, n).astype(np.intp)
-    xs = np.linspace(x0, x1 - 1, n).astype(np.intp)
-    grey = rgb[ys[:, None], xs[None, :]].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-    cells = grey.reshape(THUMB, _SAMPLES, THUMB, _SAMPLES).mean(axis=(1, 3))
+    ys = y0 + _STEPS * (y1 - 1 - y0) // _LAST_STEP     # evenly spaced rows and columns, first to last
+    xs = x0 + _STEPS * (x1 - 1 - x0) // _LAST_STEP
+    grey = rgb[ys[:, None], xs].astype(np.float32) @ _GREY
+    cells = grey.reshape(THUMB, _SAMPLES, THUMB, _SAMPLES).sum(axis=(1, 3)) * _CELL_MEAN
     return np.clip(np.rint(cells), 0, 255).astype(np.uint8).reshape(-1)
 
 
@@ -184,21 +187,23 @@ def search_near(rgb: np.ndarray, box, min_face: int) -> tuple[int, int, int, int
 
 def smooth(previous: np.ndarray, current: np.ndarray, face_width: float) -> np.ndarray:
     """Motion-adaptive exponential smoothing: small moves (jitter) are damped, large moves followed."""
-    motion = float(np.linalg.norm(current - previous, axis=1).mean()) / max(face_width, 1.0)
-    alpha = float(np.clip(0.25 + motion * 25.0, 0.25, 1.0))
-    return previous + alpha * (current - previous)
+    step = current - previous
+    motion = float(np.sqrt((step * step).sum(axis=1)).mean()) / max(face_width, 1.0)
+    alpha = min(1.0, max(0.25, 0.25 + motion * 25.0))
+    return previous + alpha * step
 
 
 def _anchor(points: np.ndarray) -> tuple[np.ndarray, float]:
     stable = points[ANCHOR]
     centre = stable.mean(axis=0)
-    return centre, float(np.linalg.norm(stable - centre, axis=1).mean())
+    offsets = stable - centre
+    return centre, float(np.sqrt((offsets * offsets).sum(axis=1)).mean())
 
 
 def _moved_box(track: Track, centre: np.ndarray, spread: float) -> tuple[int, int, int, int]:
     """The followed box carried along with the face: shifted and scaled as the nose and eyes moved
     (``centre`` and ``spread`` are this frame's ``_anchor``)."""
-    ratio = float(np.clip(spread / max(track.spread, 1e-3), 0.8, 1.25))
+    ratio = min(1.25, max(0.8, spread / max(track.spread, 1e-3)))
     x, y, w, h = track.box
     cx, cy = x + w / 2 + (centre[0] - track.anchor[0]), y + h / 2 + (centre[1] - track.anchor[1])
     w, h = w * ratio, h * ratio
