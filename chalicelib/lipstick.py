@@ -4,7 +4,7 @@ The mask is the outer lip contour (points 48-59) minus the inner mouth (60-67), 
 nothing outside the lips and nothing inside the mouth (teeth, tongue) is ever touched. The tint works
 in CIE L*a*b*: the lips' chroma (a*, b*) moves toward the shade's, and their lightness keeps its own
 pattern (shading, highlights, texture) while its mean moves part of the way toward the shade's.
-Only the lips' bounding box is converted, so the cost does not grow with the frame size.
+Only the lip ring's own pixels are converted, so the cost does not grow with the frame size.
 """
 from __future__ import annotations
 
@@ -97,7 +97,9 @@ def tint_region(crop: np.ndarray, mask: np.ndarray, color: tuple[int, int, int],
 
 @lru_cache(maxsize=64)
 def _target_lab(color: tuple[int, int, int]) -> np.ndarray:
-    return rgb_to_lab(np.array(color, dtype=np.uint8))
+    lab = rgb_to_lab(np.array(color, dtype=np.uint8))
+    lab.flags.writeable = False   # shared by every call with this shade
+    return lab
 
 
 def apply(rgb: np.ndarray, faces_points: list[np.ndarray], color: tuple[int, int, int], intensity: float) -> int:
