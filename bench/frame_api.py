@@ -111,6 +111,7 @@ def make_api_call():
                                 headers={**headers, "X-Track-State": state} if state else headers)
         assert resp.status_code == 200, resp.body
         call.state = resp.headers.get("X-Track-State")
+        call.boxes = [tuple(map(int, b.split(","))) for b in resp.headers["X-Face-Boxes"].split(";") if b]
         return resp.body, float(resp.headers["X-Processing-Ms"]), int(resp.headers["X-Faces"])
     return call
 
@@ -138,7 +139,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 def run_set(name: str, frames: list[np.ndarray], call, settings, repeat: int, query: str = "") -> dict:
-    base, api, server, flo, n_faces = [], [], [], [], []
+    base, api, server, flo, det, n_faces = [], [], [], [], [], []
     for bgr in frames:
         jpeg = to_jpeg(bgr)
         _, _, count = call(jpeg, query)
@@ -146,44 +147,38 @@ def run_set(name: str, frames: list[np.ndarray], call, settings, repeat: int, qu
         min_face = options.parse({"min_face": query.split("min_face=")[1]} if "min_face=" in query else {},
                                  settings).min_face
         scale = faces.detection_scale(min_face)
-        boxes = faces.detect(imaging.grey_scaled(rgb, scale), scale, rgb.shape[1::-1])
+        grey = imaging.grey_scaled(rgb, scale)
+        boxes = faces.detect(grey, scale, rgb.shape[1::-1])
         n_faces.append(count)
         base += timed(lambda: tutorial_baseline(jpeg), repeat)
         api += timed(lambda: call(jpeg, query), repeat)
         server.append(call(jpeg, query)[1])
         flo += timed(lambda: floor(jpeg, boxes, settings), repeat)
+        det += timed(lambda: faces.detect(grey, scale, rgb.shape[1::-1]), repeat)  # dlib's HOG alone
     row = {"set": name, "frames": len(frames), "faces": sum(n_faces),
            "base_med": statistics.median(base), "base_p95": pct(base, 95),
            "api_med": statistics.median(api), "api_p95": pct(api, 95), "server_med": statistics.median(server),
-           "floor_med": statistics.median(flo), "floor_p95": pct(flo, 95)}
+           "floor_med": statistics.median(flo), "floor_p95": pct(flo, 95), "det_med": statistics.median(det)}
     row["speedup"] = row["base_med"] / row["api_med"]
     row["vs_floor"] = row["api_med"] / row["floor_med"]
     return row
 
 
-def run_tracked(frames: list[np.ndarray], call, repeat: int) -> list[float]:
-    """The same frames sent in order as a video, each with the previous answer's tracking state."""
+def run_tracked(frames: list[np.ndarray], call, settings, repeat: int) -> dict:
+    """The same frames sent in order as a video, each with the previous answer's tracking state; each
+    frame's baseline and floor are timed right after it, so the ratios compare the same moments."""
     jpegs = [to_jpeg(bgr) for bgr in frames]
-    out = []
+    api, base, flo = [], [], []
     for _ in range(repeat):
         state = None
         for jpeg in jpegs:
             start = time.perf_counter()
             call(jpeg, "", state)
-            out.append((time.perf_counter() - start) * 1000)
-            state = call.state
-    return out
-
-
-def detector_alone(frames: list[np.ndarray], min_face: int, repeat: int) -> float:
-    """Median time of dlib's HOG detector alone over the frames resized for ``min_face``: a lower bound
-    for any single frame searched without the tracking state."""
-    scale = faces.detection_scale(min_face)
-    times = []
-    for bgr in frames:
-        grey = imaging.grey_scaled(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), scale)
-        times += timed(lambda: faces.detect(grey, scale, bgr.shape[1::-1]), repeat)
-    return statistics.median(times)
+            api.append((time.perf_counter() - start) * 1000)
+            state, boxes = call.state, call.boxes
+            base += timed(lambda: tutorial_baseline(jpeg), 1)
+            flo += timed(lambda: floor(jpeg, boxes, settings), 1)
+    return {"api": api, "base_med": statistics.median(base), "floor_med": statistics.median(flo)}
 
 
 def detection_scaling(frame: np.ndarray, repeat: int) -> list[tuple]:
@@ -257,19 +252,18 @@ def main() -> None:
         print(f"{name:42} {r['frames']:3d} {r['faces']:5d} {r['base_med']:6.1f}/{r['base_p95']:6.1f}"
               f" {r['api_med']:6.1f}/{r['api_p95']:6.1f} {r['server_med']:7.1f} {r['floor_med']:6.1f}/"
               f"{r['floor_p95']:6.1f} {r['speedup']:7.2f}x {r['vs_floor']:8.2f}x")
-    cam_name, cam_frames, _ = sets[0]
-    cam = rows[cam_name]
-    alone = detector_alone(cam_frames, settings.default_min_face, args.repeat)
+    cam = rows[sets[0][0]]
+    alone = cam["det_med"]
     print(f"\n{'dlib detector alone, camera frames':42} {'':3} {'':5} {'':13} {alone:6.1f}{'':7}"
           f"   = {alone / cam['base_med']:.0%} of the baseline; the 3x target leaves {cam['base_med'] / 3:.1f} ms"
           f" for everything, 2.5x the floor {2.5 * cam['floor_med']:.1f} ms")
     closeup = [np.ascontiguousarray(cv2.resize(f, (853, 480), interpolation=cv2.INTER_AREA)[:, 106:746])
                for f in clip[90:200]]  # every frame of the stretch, in order: a video
-    tracked = run_tracked(closeup, call, max(1, args.repeat // 2))
-    med, p95 = statistics.median(tracked), pct(tracked, 95)
-    print(f"{'camera 640x480 as a video, with X-Track-State':42} {len(closeup):3d} {'':5} {'':13} "
-          f"{med:6.1f}/{p95:6.1f} {'':7} {'':13} {cam['base_med'] / med:7.2f}x {med / cam['floor_med']:8.2f}x"
-          f"  (mean {statistics.mean(tracked):.1f})")
+    video = run_tracked(closeup, call, settings, max(1, args.repeat // 2))
+    med, p95 = statistics.median(video["api"]), pct(video["api"], 95)
+    print(f"{'camera 640x480 as a video, with X-Track-State':42} {len(closeup):3d} {'':5} "
+          f"{video['base_med']:6.1f}{'':7} {med:6.1f}/{p95:6.1f} {'':7} {video['floor_med']:6.1f}{'':7} "
+          f"{video['base_med'] / med:7.2f}x {med / video['floor_med']:8.2f}x  (mean {statistics.mean(video['api']):.1f})")
     print("\ndetection cost against pixels / min_face^2 (should be roughly constant per unit of work):")
     for frame in (photos_at(480)[0], photos_at(1080)[0]):
         for size, min_face, ms, work, per in detection_scaling(frame, args.repeat):
