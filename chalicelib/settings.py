@@ -21,7 +21,7 @@ _HEX_COLOR = re.compile(r"^#?[0-9a-fA-F]{6}$")
 class Settings:
     # name                 default      (env var TINTCAM_<NAME upper>)   what it does
     max_body_bytes: int = 4_500_000     # largest request body accepted; checked before anything is parsed
-    max_pixels: int = 8_294_400         # largest width*height accepted (3840x2160), read from the image header
+    max_pixels: int = 12_582_912        # largest width*height accepted (4096x3072: 12 MP phone photos), read from the header
     max_side: int = 8192                # longest image side accepted, read from the image header
     max_output_bytes: int = 4_600_000   # largest JPEG answer; base64 of it must fit Lambda's 6 MB payload
     max_detect_pixels: int = 16_000_000  # cap on pixels the face detector scans (width*height*(80/min_face)^2)

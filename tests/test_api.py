@@ -77,6 +77,24 @@ def test_png_and_exif_rotated_input_keep_upright_size(client):
     assert resp.status_code == 200 and resp.headers["X-Faces"] == "1"
 
 
+def test_a_12_mp_phone_photo_stored_sideways_is_tinted_upright(client):
+    """What a phone sends: 4032x3024 pixels, stored sideways with EXIF orientation 6, a few MB."""
+    face = Image.fromarray(decode(read("Tom_Cruise_avp_2014_4.jpg")))
+    portrait = np.asarray(face.resize((3024, round(face.height * 3024 / face.width)), Image.LANCZOS))
+    canvas = np.full((4032, 3024, 3), 90, np.uint8)
+    canvas[:portrait.shape[0]] = portrait[:4032]
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = jpeg_bytes(np.ascontiguousarray(np.rot90(canvas, 1)), quality=80, exif=exif.tobytes())
+    assert len(data) < 4_500_000
+    resp = post(client, "/v1/tint", data)
+    assert resp.status_code == 200, resp.body
+    assert resp.headers["X-Faces"] == "1"
+    assert decode(resp.body).shape == (4032, 3024, 3) and len(resp.body) <= 4_600_000
+    x, y, w, h = map(int, resp.headers["X-Face-Boxes"].split(","))
+    assert w > 600 and 0 <= y < portrait.shape[0]  # the face, found upright at its full size
+
+
 def test_landmarks_document(client):
     resp = post(client, "/v1/landmarks", read("2009_004587.jpg"), query="?min_face=40",
                 headers=LANDMARK_HEADERS)
@@ -135,7 +153,7 @@ def test_client_errors_are_json_4xx(client, case, status, code):
     elif case == "json_accept":
         headers["Accept"] = "application/json"
     elif case == "too_many_pixels":
-        body = jpeg_bytes(np.zeros((2200, 4000, 3), np.uint8))
+        body = jpeg_bytes(np.zeros((3100, 4200, 3), np.uint8))   # 13.0 MP, over the 12.6 MP limit
     resp = post(client, "/v1/tint", body, headers=headers, query=query)
     assert resp.status_code == status, resp.body
     assert resp.headers["Content-Type"] == "application/json"
