@@ -37,6 +37,12 @@ def _error(description: str, example_code: str, example_message: str, headers: d
     return answer
 
 
+def _json_answer(description: str, schema: str, headers: dict) -> dict:
+    """A JSON answer whose body is one of the document's named schemas."""
+    return {"description": description, "headers": headers,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
+
+
 def document(settings: Settings | None = None) -> dict:
     s = settings or Settings()
     codes = _error_codes()
@@ -53,7 +59,7 @@ def document(settings: Settings | None = None) -> dict:
             403: ("invalid_api_key", "the API key is not valid", "unknown or revoked API key"),
             406: ("not_acceptable", "this route answers image/jpeg: send 'Accept: image/jpeg' (first in the list)",
                   "the first Accept value is not image/jpeg"),
-            413: ("image_too_large", "6000x6000 image has 36000000 pixels; the limit is 8294400",
+            413: ("image_too_large", f"6000x6000 image has 36000000 pixels; the limit is {s.max_pixels}",
                   f"body over {s.max_body_bytes} bytes, image over {s.max_pixels} pixels or a side over "
                   f"{s.max_side} (read from the header, before decoding), or an answer that cannot fit"),
             415: ("unsupported_media_type", "the body is a GIF image; tintcam accepts JPEG or PNG",
@@ -177,8 +183,7 @@ def document(settings: Settings | None = None) -> dict:
                     "parameters": [min_face, idempotency],
                     "requestBody": image_body,
                     "responses": {
-                        "200": {"description": "faces, boxes and landmarks", "headers": frame_headers,
-                                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Landmarks"}}}},
+                        "200": _json_answer("faces, boxes and landmarks", "Landmarks", frame_headers),
                         **errs(400, 401, 403, 413, 415, 429, 503),
                     },
                 },
@@ -189,8 +194,7 @@ def document(settings: Settings | None = None) -> dict:
                     "summary": "The caller's usage this month",
                     "security": security,
                     "responses": {
-                        "200": {"description": "usage, charge and quota left", "headers": cors,
-                                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Usage"}}}},
+                        "200": _json_answer("usage, charge and quota left", "Usage", cors),
                         **errs(401, 403, 503),
                     },
                 },
@@ -201,10 +205,8 @@ def document(settings: Settings | None = None) -> dict:
                     "summary": "Whether the landmark model is loaded (loads it: a warm-up call)",
                     "security": [],
                     "responses": {
-                        "200": {"description": "ready", "headers": cors, "content": {
-                            "application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}},
-                        "503": {"description": "the model is missing or corrupt", "headers": cors, "content": {
-                            "application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}},
+                        "200": _json_answer("ready", "Health", cors),
+                        "503": _json_answer("the model is missing or corrupt", "Health", cors),
                     },
                 },
             },
