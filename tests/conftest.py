@@ -83,6 +83,15 @@ def settings():
     return s.load({})
 
 
+@pytest.fixture(scope="module")
+def local_api():
+    """A real `chalice local` process for one test module (it needs the photos): (base URL, process)."""
+    need_data()
+    from tests.servers import chalice_local
+    with chalice_local() as served:
+        yield served
+
+
 @pytest.fixture(scope="session")
 def client():
     from chalice.test import Client

@@ -2,23 +2,15 @@
 error code; afterwards the server still answers a normal frame correctly."""
 from __future__ import annotations
 
-import pytest
 import requests
 
-from tests.conftest import JPEG_HEADERS, TEST_KEY, need_data, read
+from tests.conftest import JPEG_HEADERS, TEST_KEY, read
 from tests.corpus import cases, check, send
 from tests.servers import chalice_local
 
 
-@pytest.fixture(scope="module")
-def api():
-    need_data()
-    with chalice_local() as (base, proc):
-        yield base, proc
-
-
-def test_corpus_of_bad_and_odd_inputs(api):
-    base, proc = api
+def test_corpus_of_bad_and_odd_inputs(local_api):
+    base, proc = local_api
     corpus = cases()
     assert len(corpus) >= 40 and len({c.name for c in corpus}) == len(corpus)
     failures = []

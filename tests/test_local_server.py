@@ -4,22 +4,13 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-import pytest
 import requests
 
-from tests.conftest import JPEG_HEADERS, LANDMARK_HEADERS, decode, need_data, read
-from tests.servers import chalice_local
+from tests.conftest import JPEG_HEADERS, LANDMARK_HEADERS, decode, read
 
 
-@pytest.fixture(scope="module")
-def api():
-    need_data()
-    with chalice_local() as (base, proc):
-        yield base, proc
-
-
-def test_health_and_a_tinted_frame(api):
-    base, _ = api
+def test_health_and_a_tinted_frame(local_api):
+    base, _ = local_api
     health = requests.get(base + "/health", timeout=30)
     assert health.status_code == 200 and health.json()["model"]["loaded"]
     data = read("Tom_Cruise_avp_2014_4.jpg")
@@ -29,8 +20,8 @@ def test_health_and_a_tinted_frame(api):
     assert decode(resp.content).shape == decode(data).shape
 
 
-def test_errors_are_json_and_server_keeps_serving(api):
-    base, proc = api
+def test_errors_are_json_and_server_keeps_serving(local_api):
+    base, proc = local_api
     for body, headers, status in [
         (b"", JPEG_HEADERS, 400),
         (b"not an image at all", JPEG_HEADERS, 400),
@@ -45,9 +36,9 @@ def test_errors_are_json_and_server_keeps_serving(api):
                          timeout=30).headers["X-Faces"] == "0"
 
 
-def test_concurrent_frames_do_not_crash_dlib(api):
+def test_concurrent_frames_do_not_crash_dlib(local_api):
     """chalice local answers in threads; several frames in flight at once must all succeed."""
-    base, proc = api
+    base, proc = local_api
     frames = [read(name) for name in ("2008_007676.jpg", "2008_004176.jpg", "Tom_Cruise_avp_2014_4.jpg")]
 
     def send(i):
@@ -61,8 +52,8 @@ def test_concurrent_frames_do_not_crash_dlib(api):
     assert {faces for _, faces in results} == {"7", "1"}
 
 
-def test_landmarks_over_http(api):
-    base, _ = api
+def test_landmarks_over_http(local_api):
+    base, _ = local_api
     resp = requests.post(base + "/v1/landmarks?min_face=40", data=read("2008_001009.jpg"),
                          headers=LANDMARK_HEADERS, timeout=30)
     assert resp.status_code == 200
