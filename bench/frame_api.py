@@ -148,13 +148,13 @@ def run_set(name: str, frames: list[np.ndarray], call, settings, repeat: int, qu
                                  settings).min_face
         scale = faces.detection_scale(min_face)
         grey = imaging.grey_scaled(rgb, scale)
-        boxes = faces.detect(grey, scale, rgb.shape[1::-1])
+        boxes = faces.detect(grey, scale)
         n_faces.append(count)
         base += timed(lambda: tutorial_baseline(jpeg), repeat)
         api += timed(lambda: call(jpeg, query), repeat)
         server.append(call(jpeg, query)[1])
         flo += timed(lambda: floor(jpeg, boxes, settings), repeat)
-        det += timed(lambda: faces.detect(grey, scale, rgb.shape[1::-1]), repeat)  # dlib's HOG alone
+        det += timed(lambda: faces.detect(grey, scale), repeat)  # dlib's HOG alone
     row = {"set": name, "frames": len(frames), "faces": sum(n_faces),
            "base_med": statistics.median(base), "base_p95": pct(base, 95),
            "api_med": statistics.median(api), "api_p95": pct(api, 95), "server_med": statistics.median(server),
@@ -187,7 +187,7 @@ def detection_scaling(frame: np.ndarray, repeat: int) -> list[tuple]:
     for min_face in (60, 120, 240):
         scale = faces.detection_scale(min_face)
         grey = imaging.grey_scaled(rgb, scale)
-        ms = statistics.median(timed(lambda: faces.detect(grey, scale, rgb.shape[1::-1]), repeat))
+        ms = statistics.median(timed(lambda: faces.detect(grey, scale), repeat))
         work = rgb.shape[0] * rgb.shape[1] / min_face ** 2
         rows.append((f"{rgb.shape[1]}x{rgb.shape[0]}", min_face, ms, work, ms / work * 1000))
     return rows

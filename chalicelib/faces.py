@@ -155,7 +155,7 @@ def detection_scale(min_face: int) -> float:
     return DETECTOR_WINDOW / float(min_face)
 
 
-def detect(grey_scaled: np.ndarray, scale: float, frame_size: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+def detect(grey_scaled: np.ndarray, scale: float) -> list[tuple[int, int, int, int]]:
     """Face boxes (x, y, w, h) in frame pixels, from a grey image that is the frame resized by ``scale``.
 
     Boxes are not clipped here: the landmark model works best on the detector's own box.
@@ -204,7 +204,7 @@ def find_faces(rgb: np.ndarray, grey_scaled: np.ndarray, scale: float, model_pat
     fails the request before any detection work)."""
     _predictor(model_path)
     height, width = rgb.shape[:2]
-    boxes = detect(grey_scaled, scale, (width, height))
+    boxes = detect(grey_scaled, scale)
     points = landmarks_of(rgb, boxes, model_path)
     return [Face(box=clip_box(box, width, height), points=p) for box, p in zip(boxes, points)]
 

@@ -243,7 +243,7 @@ def follow(rgb: np.ndarray, state: TrackState | None, min_face: int, model_path:
     if full or dropped:
         full = True
         scale = face_finder.detection_scale(min_face)
-        for box in face_finder.detect(imaging.grey_scaled(rgb, scale), scale, (width, height)):
+        for box in face_finder.detect(imaging.grey_scaled(rgb, scale), scale):
             match = max(range(len(kept)), key=lambda i: iou(kept[i][0], box), default=None)
             if match is not None and iou(kept[match][0], box) > 0.3:
                 kept[match] = (box, kept[match][1], 0, 0, None)   # confirmed by the full search

@@ -76,7 +76,7 @@ def test_two_faces_entering_and_leaving(settings, tom_rgb):
     model = faces.resolve_model_path("")
     scale = faces.detection_scale(100)
     big = max(faces.detect(np.asarray(Image.fromarray(guys).convert("L").resize(
-        (round(guys.shape[1] * scale), round(guys.shape[0] * scale)))), scale, guys.shape[1::-1]), key=lambda b: b[2])
+        (round(guys.shape[1] * scale), round(guys.shape[0] * scale)))), scale), key=lambda b: b[2])
     x, y, w, h = big
     face_b = np.asarray(Image.fromarray(guys[max(0, y - h // 3):y + h + h // 4, max(0, x - w // 4):x + w + w // 4])
                         .resize((200, 220)))
