@@ -8,6 +8,7 @@ Only the lip ring's own pixels are converted, so the cost does not grow with the
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -102,16 +103,26 @@ def _target_lab(color: tuple[int, int, int]) -> np.ndarray:
     return lab
 
 
-def apply(rgb: np.ndarray, faces_points: list[np.ndarray], color: tuple[int, int, int], intensity: float) -> int:
-    """Tint the lips of every face, in place. Returns how many faces had lips to tint."""
+@dataclass(frozen=True)
+class TintedRegion:
+    """Where one face's tint went: ``mask`` (float32 0..1, the weight the tint was applied with) over the
+    frame's ``rows`` x ``cols`` (slices). Pixels outside the mask are untouched."""
+    mask: np.ndarray
+    rows: slice
+    cols: slice
+
+
+def apply(rgb: np.ndarray, faces_points: list[np.ndarray], color: tuple[int, int, int],
+          intensity: float) -> list[TintedRegion]:
+    """Tint the lips of every face, in place. Returns where the tint went, one region per face tinted."""
     if intensity <= 0:
-        return 0
-    tinted = 0
+        return []
+    regions = []
     for points in faces_points:
         found = lip_mask(points, rgb.shape)
         if found is None:
             continue
         mask, (ys, xs) = found
         rgb[ys, xs] = tint_region(rgb[ys, xs], mask, color, intensity)
-        tinted += 1
-    return tinted
+        regions.append(TintedRegion(mask=mask, rows=ys, cols=xs))
+    return regions

@@ -55,7 +55,7 @@ def test_tint_changes_only_lips_and_moves_hue_toward_shade(tom):
     rgb, face = tom
     out = rgb.copy()
     color = (40, 70, 200)  # a blue no real lip has: the hue shift is unmistakable
-    assert lipstick.apply(out, [face.points], color, 0.9) == 1
+    assert len(lipstick.apply(out, [face.points], color, 0.9)) == 1
     outer = polygon_mask(face.outer_lips, rgb.shape)
     inner = polygon_mask(face.inner_mouth, rgb.shape)
     changed = np.any(out != rgb, axis=2)
@@ -81,7 +81,7 @@ def test_tint_changes_only_lips_and_moves_hue_toward_shade(tom):
 def test_intensity_zero_leaves_frame_unchanged(tom):
     rgb, face = tom
     out = rgb.copy()
-    assert lipstick.apply(out, [face.points], (200, 0, 0), 0.0) == 0
+    assert lipstick.apply(out, [face.points], (200, 0, 0), 0.0) == []
     assert np.array_equal(out, rgb)
 
 
@@ -102,4 +102,15 @@ def test_lips_outside_the_frame_are_skipped():
     points = np.full((68, 2), -50, np.float32)
     assert lipstick.lip_mask(points, (100, 100, 3)) is None
     frame = np.zeros((100, 100, 3), np.uint8)
-    assert lipstick.apply(frame, [points], (255, 0, 0), 1.0) == 0
+    assert lipstick.apply(frame, [points], (255, 0, 0), 1.0) == []
+
+
+def test_apply_reports_where_the_tint_went(tom):
+    rgb, face = tom
+    out = rgb.copy()
+    (region,) = lipstick.apply(out, [face.points], (40, 70, 200), 1.0)
+    changed = np.any(out != rgb, axis=2)
+    inside = np.zeros(changed.shape, bool)
+    inside[region.rows, region.cols] = region.mask > 0
+    assert changed.any() and not (changed & ~inside).any()  # nothing changed outside the reported mask
+    assert region.mask.shape == (region.rows.stop - region.rows.start, region.cols.stop - region.cols.start)
