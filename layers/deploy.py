@@ -1,33 +1,36 @@
 """Deploy tintcam to AWS with one command (or tear it down):
 
     .venv/bin/python layers/deploy.py --stage prod            (or: make deploy STAGE=prod)
+    .venv/bin/python layers/deploy.py --stage prod --domain cam.example.com --certificate-arn arn:aws:acm:us-east-1:…
     .venv/bin/python layers/deploy.py --stage prod --delete   (remove it; --delete-data also drops usage)
 
 1. builds the artefacts (layers/build.py): the function zip, the dependency layer, the model layer;
-2. uploads the model layer (62 MB zipped: over the 50 MB direct-upload limit) to an artefact bucket and
-   publishes it from S3 as a layer version (skipped when that exact zip is already published);
+2. uploads the layers (the model layer, 62 MB zipped, is over the 50 MB direct-upload limit) to an
+   artefact bucket and publishes them from S3 (skipped when that exact zip is already published);
 3. creates the DynamoDB meter table if it is missing (on-demand, TTL for idempotency keys);
-4. deploys Chalice's artefacts for the stage: the dependency layer (published from S3), the IAM role with
-   .chalice/policy.json, the function (memory, timeout and environment from .chalice/config.json plus the
-   model layer, the table, the site's origin and the state-signing secret), and a REST API whose resources
-   and methods are read from the Chalice app's own route table (`api_key_required` routes need a key),
-   with Chalice's binary media types, Lambda proxy integrations and the stage;
-5. creates the API Gateway usage plan for the stage (per-key throttling; the admin command attaches keys);
-6. uploads the camera site to its S3 website bucket with config.json holding the deployed API address;
-7. prints the site and API URLs and the usage plan id; what it made is kept in
-   .chalice/deployed/tintcam-<stage>.json (git-ignored), so running it again updates in place.
+4. makes the camera site's private bucket and its CloudFront distribution (layers/site.py): Origin
+   Access Control, HTTPS only, the bucket readable by that distribution alone;
+5. deploys the IAM role with .chalice/policy.json and the function (memory, timeout and environment
+   from .chalice/config.json plus both layers, the table, the site's https origin for CORS and the
+   state-signing secret);
+6. puts the front door up (layers/front_door.py): a REST API from the Chalice app's own route table with
+   its usage plan;
+7. uploads the camera site with config.json holding the API address; a redeploy invalidates the
+   CloudFront cache;
+8. prints the site and API URLs; what it made is kept in .chalice/deployed/tintcam-<stage>.json
+   (git-ignored), so running it again updates in place (and keeps the domain chosen).
 
-Why boto3 and not `chalice deploy`: the resources Chalice does not make (table, usage plan, site bucket,
-the model layer from S3) need boto3 anyway, and one boto3 path runs unchanged against any endpoint that
-speaks the AWS wire protocol (AWS_ENDPOINT_URL), so the tests run this very command end to end against
-moto_server; `chalice deploy` imports the API as Swagger 2.0, which moto cannot import. The SAM template
-from `chalice package` (layers/build/<stage>/sam.json, checked by cfn-lint) remains for `sam deploy`.
+Why boto3 and not `chalice deploy`: the resources Chalice does not make (table, usage plan, site bucket and
+distribution, the model layer from S3) need boto3 anyway, and one boto3 path runs unchanged against any
+endpoint that speaks the AWS wire protocol (AWS_ENDPOINT_URL), so the tests run this very command end to
+end against moto_server; `chalice deploy` imports the API as Swagger 2.0, which moto cannot import. The
+SAM template from `chalice package` (layers/build/<stage>/sam.json, checked by cfn-lint) remains for
+`sam deploy`.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import mimetypes
 import os
 import pathlib
 import secrets
@@ -36,7 +39,7 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from layers import build  # noqa: E402
+from layers import build, front_door, site  # noqa: E402
 
 DEPLOYED = pathlib.Path(os.environ.get("TINTCAM_DEPLOY_STATE_DIR", ROOT / ".chalice" / "deployed"))
 
@@ -44,7 +47,8 @@ DEPLOYED = pathlib.Path(os.environ.get("TINTCAM_DEPLOY_STATE_DIR", ROOT / ".chal
 def clients(region: str):
     import boto3
     session = boto3.session.Session(region_name=region)
-    return {name: session.client(name) for name in ("s3", "lambda", "dynamodb", "apigateway", "sts", "iam")}
+    return {name: session.client(name) for name in ("s3", "lambda", "dynamodb", "apigateway", "apigatewayv2",
+                                                    "cloudfront", "sts", "iam")}
 
 
 def ensure_bucket(s3, name: str, region: str) -> None:
@@ -137,88 +141,16 @@ def deploy_function(aws, name: str, role: str, bucket: str, zip_path: pathlib.Pa
     return arn
 
 
-def deploy_api(aws, name: str, function_arn: str, region: str, api_stage: str, state: dict) -> str:
-    """A REST API with the Chalice app's routes, Lambda proxy integrations and Chalice's binary types."""
-    import app as chalice_app
-    gw = aws["apigateway"]
-    api_id = state.get("api_id")
-    if api_id:
-        try:
-            gw.get_rest_api(restApiId=api_id)
-        except gw.exceptions.NotFoundException:
-            api_id = None
-    if not api_id:
-        api_id = gw.create_rest_api(name=name, endpointConfiguration={"types": ["REGIONAL"]})["id"]
-        gw.update_rest_api(restApiId=api_id, patchOperations=[  # Chalice's binary types: JPEG answers stay JPEG
-            {"op": "add", "path": "/binaryMediaTypes/" + kind.replace("/", "~1")}
-            for kind in chalice_app.app.api.binary_types])
-        resources = {r["path"]: r["id"] for r in gw.get_resources(restApiId=api_id)["items"]}
-        uri = (f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{function_arn}/invocations")
-        for path, methods in sorted(chalice_app.app.routes.items()):
-            parent = "/"
-            for part in path.strip("/").split("/"):
-                child = parent.rstrip("/") + "/" + part
-                if child not in resources:
-                    resources[child] = gw.create_resource(restApiId=api_id, parentId=resources[parent],
-                                                          pathPart=part)["id"]
-                parent = child
-            for method, entry in methods.items():
-                gw.put_method(restApiId=api_id, resourceId=resources[path], httpMethod=method,
-                              authorizationType="NONE", apiKeyRequired=bool(entry.api_key_required))
-                gw.put_integration(restApiId=api_id, resourceId=resources[path], httpMethod=method,
-                                   type="AWS_PROXY", integrationHttpMethod="POST", uri=uri)
-        account = function_arn.split(":")[4]
-        aws["lambda"].add_permission(FunctionName=function_arn, StatementId=f"apigateway-{api_id}",
-                                     Action="lambda:InvokeFunction", Principal="apigateway.amazonaws.com",
-                                     SourceArn=f"arn:aws:execute-api:{region}:{account}:{api_id}/*")
-    gw.create_deployment(restApiId=api_id, stageName=api_stage, description="tintcam deploy")
-    state["api_id"] = api_id
-    return f"https://{api_id}.execute-api.{region}.amazonaws.com/{api_stage}"
-
-
-def ensure_usage_plan(apigateway, stage: str, api_id: str, api_stage: str, state: dict) -> str:
-    plan_id = state.get("usage_plan_id")
-    if plan_id:
-        try:
-            apigateway.get_usage_plan(usagePlanId=plan_id)
-            return plan_id
-        except apigateway.exceptions.NotFoundException:
-            pass
-    plan = apigateway.create_usage_plan(
-        name=f"tintcam-{stage}", description="tintcam per-key throttling (quotas are exact in the app)",
-        apiStages=[{"apiId": api_id, "stage": api_stage}], throttle={"rateLimit": 20.0, "burstLimit": 40})
-    return plan["id"]
-
-
-def upload_site(s3, bucket: str, region: str, api_url: str) -> str:
-    ensure_bucket(s3, bucket, region)
-    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
-        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": False,
-        "RestrictPublicBuckets": False})
-    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Sid": "PublicRead", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-        "Resource": f"arn:aws:s3:::{bucket}/*"}]}))
-    s3.put_bucket_website(Bucket=bucket, WebsiteConfiguration={"IndexDocument": {"Suffix": "index.html"}})
-    for path in sorted((ROOT / "frontend").iterdir()):
-        if path.is_file() and path.name != "config.json":
-            kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-            if path.suffix == ".js":
-                kind = "text/javascript"
-            s3.put_object(Bucket=bucket, Key=path.name, Body=path.read_bytes(), ContentType=kind,
-                          CacheControl="no-cache")
-    s3.put_object(Bucket=bucket, Key="config.json", Body=json.dumps({"apiUrl": api_url}).encode(),
-                  ContentType="application/json", CacheControl="no-cache")
-    return f"http://{bucket}.s3-website-{region}.amazonaws.com"
-
-
-def deploy(stage: str, region: str) -> dict:
+def deploy(stage: str, region: str, front: str = "rest", domain: str | None = None,
+           certificate_arn: str | None = None, log=print) -> dict:
     aws = clients(region)
     account = aws["sts"].get_caller_identity()["Account"]
     state = load_state(stage)
     state.setdefault("state_secret", secrets.token_hex(32))
+    if domain is None:  # not given: keep the custom domain of an earlier run (--domain '' drops it)
+        domain, certificate_arn = state.get("domain"), state.get("certificate_arn")
     name = f"tintcam-{stage}"
     artifacts, site_bucket, table = f"{name}-artifacts-{account}", f"{name}-site-{account}", f"{name}-meter"
-    site_url = f"http://{site_bucket}.s3-website-{region}.amazonaws.com"
     cfg = stage_config(stage)
 
     manifest = build.build(stage)
@@ -231,38 +163,43 @@ def deploy(stage: str, region: str) -> dict:
                                f"{name}-deps", "dlib-bin, numpy, Pillow, simplejpeg")
     ensure_table(aws["dynamodb"], table)
     role = ensure_role(aws["iam"], f"{name}-api-handler")
-    origins = [site_url] + [o for o in cfg["environment_variables"].get("TINTCAM_SITE_ORIGINS", "").split(",") if o]
+
+    # The site's distribution first: its https origin goes into the function's CORS origins.
+    site.private_bucket(aws["s3"], site_bucket, region)
+    oac_id = site.ensure_oac(aws["cloudfront"], f"{name}-site", state)
+    dist = site.ensure_distribution(aws["cloudfront"], f"{name} camera site", site_bucket, region, oac_id, state,
+                                    domain, certificate_arn)
+    site.allow_only_distribution(aws["s3"], site_bucket, dist["arn"])
+    site_url = f"https://{domain or dist['domain']}"
+    site_origins = [site_url] + ([f"https://{dist['domain']}"] if domain else [])
+    origins = site_origins + [o for o in cfg["environment_variables"].get("TINTCAM_SITE_ORIGINS", "").split(",")
+                              if o and o not in site_origins]
     environment = {**cfg["environment_variables"], "TINTCAM_METER_STORE": "dynamodb", "TINTCAM_METER_TABLE": table,
                    "TINTCAM_SITE_ORIGINS": ",".join(origins), "TINTCAM_STATE_SECRET": state["state_secret"]}
     function_arn = deploy_function(aws, name, role, artifacts, out / "deployment.zip",
                                    parts["deployment.zip"]["sha256"], [deps_layer, model_layer],
                                    cfg, environment)
-    api_stage = cfg.get("api_gateway_stage", "api")
-    api_url = deploy_api(aws, name, function_arn, region, api_stage, state)
-    state["usage_plan_id"] = ensure_usage_plan(aws["apigateway"], stage, state["api_id"], api_stage, state)
-    site_url = upload_site(aws["s3"], site_bucket, region, api_url)
+    api_url = front_door.deploy(front, aws, name, function_arn, region, cfg.get("api_gateway_stage", "api"), state)
+
+    site.upload(aws["s3"], site_bucket, ROOT / "frontend", api_url)
+    if dist["existed"]:
+        log("invalidating the site's cached copies at CloudFront's edge ...")
+        site.invalidate(aws["cloudfront"], dist["id"])
     state.update({"region": region, "api_url": api_url, "site_url": site_url, "table": table,
                   "function": function_arn, "model_layer": model_layer, "deps_layer": deps_layer,
                   "artifact_bucket": artifacts, "site_bucket": site_bucket, "role": f"{name}-api-handler",
+                  "distribution_id": dist["id"], "distribution_domain": dist["domain"], "oac_id": oac_id,
+                  "domain": domain or None, "certificate_arn": certificate_arn or None,
                   "unzipped_total": manifest["unzipped_total"]})
     save_state(stage, state)
     return state
 
 
-def delete(stage: str, region: str, delete_data: bool) -> None:
+def delete(stage: str, region: str, delete_data: bool, log=print) -> None:
     aws = clients(region)
     state = load_state(stage)
     name = f"tintcam-{stage}"
-    if state.get("usage_plan_id"):
-        try:
-            aws["apigateway"].delete_usage_plan(usagePlanId=state["usage_plan_id"])
-        except aws["apigateway"].exceptions.NotFoundException:
-            pass
-    if state.get("api_id"):
-        try:
-            aws["apigateway"].delete_rest_api(restApiId=state["api_id"])
-        except aws["apigateway"].exceptions.NotFoundException:
-            pass
+    front_door.remove(aws, state)
     try:
         aws["lambda"].delete_function(FunctionName=name)
     except aws["lambda"].exceptions.ResourceNotFoundException:
@@ -276,6 +213,7 @@ def delete(stage: str, region: str, delete_data: bool) -> None:
             aws["iam"].delete_role(RoleName=state["role"])
         except aws["iam"].exceptions.NoSuchEntityException:
             pass
+    site.delete(aws["cloudfront"], state.get("distribution_id"), state.get("oac_id"), log)
     for bucket in (state.get("site_bucket"), state.get("artifact_bucket")):
         if bucket:
             try:
@@ -291,9 +229,12 @@ def delete(stage: str, region: str, delete_data: bool) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Deploy tintcam (layers, function, table, usage plan, site).")
+    parser = argparse.ArgumentParser(description="Deploy tintcam (layers, function, table, API, HTTPS camera site).")
     parser.add_argument("--stage", default="prod", choices=["dev", "prod"])
     parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION"))
+    parser.add_argument("--domain", default=None, help="a custom domain for the camera site (with --certificate-arn; "
+                                                       "'' removes it)")
+    parser.add_argument("--certificate-arn", default=None, help="the domain's ACM certificate (in us-east-1)")
     parser.add_argument("--delete", action="store_true", help="remove the stage's resources")
     parser.add_argument("--delete-data", action="store_true", help="with --delete: also drop the meter table")
     args = parser.parse_args()
@@ -305,16 +246,22 @@ def main() -> None:
         print(f"deleted the {args.stage} stage" + (" and its usage data" if args.delete_data else
                                                    " (the meter table is kept; --delete-data drops it)"))
         return
-    state = deploy(args.stage, args.region)
+    if args.domain is not None or args.certificate_arn is not None:
+        site.check_domain(args.domain or None, args.certificate_arn or None)
+    front = "rest"
+    state = deploy(args.stage, args.region, front, args.domain, args.certificate_arn)
     print(f"tintcam {args.stage} is deployed ({state['unzipped_total'] / 1e6:.1f} MB unzipped of 250 MB):")
-    print(f"  camera site: {state['site_url']}/")
-    print(f"  API:         {state['api_url']}")
+    print(f"  camera site: {state['site_url']}/  (CloudFront {state['distribution_id']}, HTTPS only)")
+    if state.get("domain"):
+        print(f"               point {state['domain']} (DNS CNAME or alias) at {state['distribution_domain']}")
+    print(f"  API:         {state['api_url']}  ({front_door.describe(front)})")
     print(f"  meter table: {state['table']}; model layer: {state['model_layer']}")
-    print(f"  usage plan:  {state['usage_plan_id']}")
+    plan = f"TINTCAM_USAGE_PLAN_ID={state['usage_plan_id']} " if state.get("usage_plan_id") else ""
+    if plan:
+        print(f"  usage plan:  {state['usage_plan_id']}")
     print("create a customer key with:")
     print(f"  TINTCAM_METER_STORE=dynamodb TINTCAM_METER_TABLE={state['table']} "
-          f"TINTCAM_USAGE_PLAN_ID={state['usage_plan_id']} .venv/bin/python -m chalicelib.admin create "
-          "--customer NAME --quota N")
+          f"{plan}.venv/bin/python -m chalicelib.admin create --customer NAME --quota N")
 
 
 if __name__ == "__main__":

@@ -79,9 +79,10 @@ AWS_TEST_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testin
 # moto_server's own app, served the way `moto_server` serves it, but one request at a time: moto's
 # in-memory backend is not thread-safe (concurrent TransactWriteItems made it answer 500), whereas
 # DynamoDB itself applies each transaction atomically.
-# Two moto gaps are filled here: its ImportRestApi requires info.description, which OpenAPI (and API
-# Gateway) treat as optional; and it reads an added binary media type from the patch's value, whereas API
-# Gateway takes it from the path (/binaryMediaTypes/image~1jpeg, the documented form).
+# Three moto gaps are filled here: its ImportRestApi requires info.description, which OpenAPI (and API
+# Gateway) treat as optional; it reads an added binary media type from the patch's value, whereas API
+# Gateway takes it from the path (/binaryMediaTypes/image~1jpeg, the documented form); and it reports a
+# finished CloudFront invalidation as "COMPLETED" where CloudFront (and boto3's waiter) say "Completed".
 MOTO_SERVER = """
 import sys, threading
 from werkzeug.serving import run_simple
@@ -99,6 +100,12 @@ def apply_patch_operations(self, ops):
             op["value"] = op["path"].split("/", 2)[2].replace("~1", "/")
     return _apply(self, ops)
 apigateway_models.RestAPI.apply_patch_operations = apply_patch_operations
+from moto.cloudfront import models as cloudfront_models
+_invalidation = cloudfront_models.Invalidation.__init__
+def invalidation(self, *args, **kwargs):
+    _invalidation(self, *args, **kwargs)
+    self.status = "Completed"
+cloudfront_models.Invalidation.__init__ = invalidation
 app = DomainDispatcherApplication(create_backend_app)
 lock = threading.Lock()
 def serial(environ, start_response):

@@ -1,80 +1,237 @@
 """The one deploy command, end to end against moto_server (never AWS): layers from S3, the function, the
-meter table, the REST API with key-required routes, the usage plan, the camera site; then tear-down."""
+meter table, the REST API with key-required routes and its usage plan, the camera site in a private bucket behind CloudFront; a second run updating in place; then tear-down.
+
+moto 5.1 accepts an origin's OriginAccessControlId without returning it and does not enforce Block Public
+Access, so the deploy runs with every AWS request it sends recorded on the way out (botocore's
+`before-send` event) and the tests check what was sent as well as what moto stored."""
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 
 import boto3
+import pytest
 
+from layers import site
 from tests.conftest import ROOT, admin_create_key, need_data
 from tests.servers import AWS_TEST_ENV, moto_server
 
+# layers/deploy.py as a user runs it, with each request botocore sends appended to a JSON-lines file.
+RECORDING_DEPLOY = """
+import json, runpy, sys
+import botocore.session
+log = open(sys.argv.pop(1), "a")
+def record(request, event_name, **_):
+    body = request.body
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) and len(body) < 200_000 else None
+    log.write(json.dumps({"operation": event_name.split(".")[-1], "method": request.method, "url": request.url,
+                          "body": text}) + "\\n")
+    log.flush()
+_init = botocore.session.Session.__init__
+def init(self, *args, **kwargs):
+    _init(self, *args, **kwargs)
+    self.register("before-send", record)
+botocore.session.Session.__init__ = init
+sys.argv[0] = "layers/deploy.py"
+runpy.run_path("layers/deploy.py", run_name="__main__")
+"""
 
-def run(env, *args):
-    return subprocess.run([sys.executable, "layers/deploy.py", *args], cwd=ROOT, env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=900)
+
+class Sent:
+    """The requests one deploy run sent, by operation name."""
+
+    def __init__(self, path) -> None:
+        self.requests = [json.loads(line) for line in open(path)] if os.path.exists(path) else []
+
+    def __call__(self, operation: str) -> list[dict]:
+        return [r for r in self.requests if r["operation"] == operation]
+
+    def operations(self) -> list[str]:
+        return [r["operation"] for r in self.requests]
+
+    def xml(self, operation: str) -> ET.Element:
+        request, = self(operation)
+        return ET.fromstring(request["body"])
 
 
-def test_deploy_creates_everything_and_delete_removes_it(tmp_path):
+def text(root: ET.Element, path: str) -> str | None:
+    """The text of the first element at ``path`` (tags without their XML namespace)."""
+    node = root.find(".//" + "/".join("{*}" + tag for tag in path.split("/")))
+    return None if node is None else node.text
+
+
+def run(env, tmp_path, *args) -> tuple[subprocess.CompletedProcess, Sent]:
+    log = tmp_path / f"sent-{len(list(tmp_path.glob('sent-*')))}.jsonl"
+    out = subprocess.run([sys.executable, "-c", RECORDING_DEPLOY, str(log), *args], cwd=ROOT,
+                         env={**os.environ, **env}, capture_output=True, text=True, timeout=900)
+    return out, Sent(log)
+
+
+def aws_client(endpoint: str, name: str):
+    return boto3.client(name, endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                        aws_secret_access_key="testing")
+
+
+@pytest.fixture()
+def moto(tmp_path):
     need_data()
     with moto_server() as (endpoint, _):
         env = {**AWS_TEST_ENV, "AWS_ENDPOINT_URL": endpoint, "TINTCAM_DEPLOY_STATE_DIR": str(tmp_path / "state")}
-        out = run(env, "--stage", "prod")
-        assert out.returncode == 0, out.stderr[-3000:]
-        state = json.loads((tmp_path / "state" / "tintcam-prod.json").read_text())
-        assert f"camera site: {state['site_url']}/" in out.stdout and f"API:         {state['api_url']}" in out.stdout
+        yield endpoint, env, lambda name: aws_client(endpoint, name)
 
-        def client(name):
-            return boto3.client(name, endpoint_url=endpoint, region_name="us-east-1",
-                                aws_access_key_id="testing", aws_secret_access_key="testing")
-        lam, gw, s3, ddb = client("lambda"), client("apigateway"), client("s3"), client("dynamodb")
-        fn = lam.get_function(FunctionName="tintcam-prod")["Configuration"]
-        assert fn["Runtime"] == "python3.11" and fn["Handler"] == "app.app"
-        assert fn["MemorySize"] == 1769 and fn["Timeout"] == 30
-        assert [layer["Arn"] for layer in fn["Layers"]] == [state["deps_layer"], state["model_layer"]]
-        env_vars = fn["Environment"]["Variables"]
-        assert env_vars["TINTCAM_METER_STORE"] == "dynamodb" and env_vars["TINTCAM_METER_TABLE"] == "tintcam-prod-meter"
-        assert env_vars["TINTCAM_SITE_ORIGINS"].split(",")[0] == state["site_url"]
-        assert len(env_vars["TINTCAM_STATE_SECRET"]) == 64
-        model, = lam.list_layer_versions(LayerName="tintcam-prod-model")["LayerVersions"]
-        assert model["LayerVersionArn"] == state["model_layer"] and "landmark model sha256" in model["Description"]
-        assert any(o["Key"].startswith("layers/tintcam-prod-model-")
-                   for o in s3.list_objects_v2(Bucket=state["artifact_bucket"])["Contents"])  # published from S3
-        assert "tintcam-prod-meter" in ddb.list_tables()["TableNames"]
-        api_id = state["api_id"]
-        assert set(gw.get_rest_api(restApiId=api_id)["binaryMediaTypes"]) >= {"image/jpeg", "image/png"}
-        resources = {r["path"]: r for r in gw.get_resources(restApiId=api_id)["items"]}
-        assert {"/v1/tint", "/v1/landmarks", "/v1/usage", "/health"} <= set(resources)
-        tint_post = gw.get_method(restApiId=api_id, resourceId=resources["/v1/tint"]["id"], httpMethod="POST")
-        assert tint_post["apiKeyRequired"] is True
-        assert tint_post["methodIntegration"]["type"] == "AWS_PROXY"
-        health = gw.get_method(restApiId=api_id, resourceId=resources["/health"]["id"], httpMethod="GET")
-        assert health["apiKeyRequired"] is False
-        plan = gw.get_usage_plan(usagePlanId=state["usage_plan_id"])
-        assert plan["apiStages"] == [{"apiId": api_id, "stage": "api"}]
-        site = {o["Key"] for o in s3.list_objects_v2(Bucket=state["site_bucket"])["Contents"]}
-        assert {"index.html", "app.js", "stream.js", "stats.js", "style.css", "config.json"} <= site
-        config = json.loads(s3.get_object(Bucket=state["site_bucket"], Key="config.json")["Body"].read())
-        assert config == {"apiUrl": state["api_url"]}  # no key in the hosted config
-        assert s3.get_object(Bucket=state["site_bucket"], Key="app.js")["ContentType"] == "text/javascript"
 
-        # one admin command gives a customer a working key: hashed in DynamoDB, API Gateway key in the plan
-        key, _ = admin_create_key({**env, "TINTCAM_METER_STORE": "dynamodb", "TINTCAM_METER_TABLE": "tintcam-prod-meter",
-                                   "TINTCAM_USAGE_PLAN_ID": state["usage_plan_id"]}, "deployed", 10)
-        assert key in {k["value"] for k in gw.get_api_keys(includeValues=True)["items"]}
-        assert len(gw.get_usage_plan_keys(usagePlanId=state["usage_plan_id"])["items"]) == 1
+def deployed_state(tmp_path, stage: str) -> dict:
+    return json.loads((tmp_path / "state" / f"tintcam-{stage}.json").read_text())
 
-        again = run(env, "--stage", "prod")  # a second run updates in place
-        assert again.returncode == 0, again.stderr[-3000:]
-        assert json.loads((tmp_path / "state" / "tintcam-prod.json").read_text())["api_id"] == api_id
-        assert len(lam.list_layer_versions(LayerName="tintcam-prod-model")["LayerVersions"]) == 1
 
-        gone = run(env, "--stage", "prod", "--delete")
-        assert gone.returncode == 0, gone.stderr[-3000:]
-        assert "tintcam-prod" not in {f["FunctionName"] for f in lam.list_functions()["Functions"]}
-        assert not lam.list_layer_versions(LayerName="tintcam-prod-model")["LayerVersions"]
-        assert state["site_bucket"] not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
-        assert "tintcam-prod-meter" in ddb.list_tables()["TableNames"]  # usage data kept unless --delete-data
+def check_site(client, sent: Sent, state: dict, region: str = "us-east-1") -> dict:
+    """The camera site: a private bucket, readable only by its CloudFront distribution, served over HTTPS.
+    Returns the distribution's config as moto stored it."""
+    cloudfront, s3 = client("cloudfront"), client("s3")
+    bucket = state["site_bucket"]
+    dist = cloudfront.get_distribution(Id=state["distribution_id"])["Distribution"]
+    config = dist["DistributionConfig"]
+    assert state["site_url"] in (f"https://{dist['DomainName']}", f"https://{state.get('domain')}")
+    assert re.fullmatch(r"[a-z0-9]+\.cloudfront\.net", dist["DomainName"])
+    assert config["Enabled"] and config["DefaultRootObject"] == "index.html"
+    behaviour = config["DefaultCacheBehavior"]
+    assert behaviour["ViewerProtocolPolicy"] == "redirect-to-https"
+    assert behaviour["CachePolicyId"] == site.CACHING_OPTIMIZED  # a managed policy, not legacy TTL settings
+    origin, = config["Origins"]["Items"]
+    assert origin["DomainName"] == f"{bucket}.s3.{region}.amazonaws.com"  # the REST endpoint, not the website
+    # what the deploy sent (moto does not return an origin's OAC id)
+    create_or_update = sent("CreateDistribution") or sent("UpdateDistribution")
+    assert create_or_update, sent.operations()
+    body = ET.fromstring(create_or_update[-1]["body"])
+    assert text(body, "Origins/Items/Origin/OriginAccessControlId") == state["oac_id"]
+    assert text(body, "Origins/Items/Origin/DomainName") == f"{bucket}.s3.{region}.amazonaws.com"
+    assert text(body, "Origins/Items/Origin/S3OriginConfig/OriginAccessIdentity") is None  # OAC, no legacy OAI
+    assert text(body, "DefaultCacheBehavior/ViewerProtocolPolicy") == "redirect-to-https"
+    assert text(body, "DefaultRootObject") == "index.html"
+    oac = cloudfront.get_origin_access_control(Id=state["oac_id"])["OriginAccessControl"]
+    oac = oac["OriginAccessControlConfig"]
+    assert (oac["SigningProtocol"], oac["SigningBehavior"], oac["OriginAccessControlOriginType"]) == \
+        ("sigv4", "always", "s3")
+
+    # the bucket: all four Block Public Access settings on (sent, and stored), no website, one reader
+    block = {"BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"}
+    sent_block = ET.fromstring(sent("PutPublicAccessBlock")[-1]["body"])
+    assert {tag: text(sent_block, tag) for tag in block} == dict.fromkeys(block, "true")
+    stored = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert stored == dict.fromkeys(block, True)
+    assert not sent("PutBucketWebsite")
+    with pytest.raises(s3.exceptions.ClientError, match="NoSuchWebsiteConfiguration"):
+        s3.get_bucket_website(Bucket=bucket)
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    statement, = policy["Statement"]
+    assert statement["Principal"] == {"Service": "cloudfront.amazonaws.com"} and statement["Effect"] == "Allow"
+    assert statement["Action"] == "s3:GetObject" and statement["Resource"] == f"arn:aws:s3:::{bucket}/*"
+    assert statement["Condition"] == {"StringEquals": {"AWS:SourceArn": dist["ARN"]}}
+
+    # the files, with config.json pointing at the API and HTML never cached stale
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+    assert {"index.html", "app.js", "stream.js", "stats.js", "style.css", "config.json"} <= keys
+    config_json = s3.get_object(Bucket=bucket, Key="config.json")
+    assert json.loads(config_json["Body"].read()) == {"apiUrl": state["api_url"]}  # no key in the hosted config
+    assert config_json["CacheControl"] == "no-cache"
+    assert s3.head_object(Bucket=bucket, Key="index.html")["CacheControl"] == "no-cache"
+    app_js = s3.head_object(Bucket=bucket, Key="app.js")
+    assert app_js["ContentType"] == "text/javascript" and "max-age=0" in app_js["CacheControl"]
+    return config
+
+
+def test_deploy_creates_everything_and_delete_removes_it(moto, tmp_path):
+    endpoint, env, client = moto
+    out, sent = run(env, tmp_path, "--stage", "prod")
+    assert out.returncode == 0, out.stderr[-3000:]
+    state = deployed_state(tmp_path, "prod")
+    assert re.fullmatch(r"https://[a-z0-9]+\.cloudfront\.net", state["site_url"])
+    assert f"camera site: {state['site_url']}/ " in out.stdout and f"API:         {state['api_url']} " in out.stdout
+    assert state["front_door"] == "rest"
+
+    lam, gw, s3, ddb = client("lambda"), client("apigateway"), client("s3"), client("dynamodb")
+    fn = lam.get_function(FunctionName="tintcam-prod")["Configuration"]
+    assert fn["Runtime"] == "python3.11" and fn["Handler"] == "app.app"
+    assert fn["MemorySize"] == 1769 and fn["Timeout"] == 30
+    assert [layer["Arn"] for layer in fn["Layers"]] == [state["deps_layer"], state["model_layer"]]
+    env_vars = fn["Environment"]["Variables"]
+    assert env_vars["TINTCAM_METER_STORE"] == "dynamodb" and env_vars["TINTCAM_METER_TABLE"] == "tintcam-prod-meter"
+    assert env_vars["TINTCAM_SITE_ORIGINS"].split(",") == [state["site_url"]]  # the https site may call the API
+    assert len(env_vars["TINTCAM_STATE_SECRET"]) == 64
+    # the distribution existed before the function was given its environment
+    operations = sent.operations()
+    assert operations.index("CreateDistribution") < operations.index("CreateFunction")
+    model, = lam.list_layer_versions(LayerName="tintcam-prod-model")["LayerVersions"]
+    assert model["LayerVersionArn"] == state["model_layer"] and "landmark model sha256" in model["Description"]
+    assert any(o["Key"].startswith("layers/tintcam-prod-model-")
+               for o in s3.list_objects_v2(Bucket=state["artifact_bucket"])["Contents"])  # published from S3
+    assert "tintcam-prod-meter" in ddb.list_tables()["TableNames"]
+    api_id = state["api_id"]
+    assert set(gw.get_rest_api(restApiId=api_id)["binaryMediaTypes"]) >= {"image/jpeg", "image/png"}
+    resources = {r["path"]: r for r in gw.get_resources(restApiId=api_id)["items"]}
+    assert {"/v1/tint", "/v1/landmarks", "/v1/usage", "/health"} <= set(resources)
+    tint_post = gw.get_method(restApiId=api_id, resourceId=resources["/v1/tint"]["id"], httpMethod="POST")
+    assert tint_post["apiKeyRequired"] is True
+    assert tint_post["methodIntegration"]["type"] == "AWS_PROXY"
+    health = gw.get_method(restApiId=api_id, resourceId=resources["/health"]["id"], httpMethod="GET")
+    assert health["apiKeyRequired"] is False
+    plan = gw.get_usage_plan(usagePlanId=state["usage_plan_id"])
+    assert plan["apiStages"] == [{"apiId": api_id, "stage": "api"}]
+    config = check_site(client, sent, state)
+    assert config["ViewerCertificate"]["CloudFrontDefaultCertificate"] is True
+    assert config["Aliases"]["Quantity"] == 0
+    assert not sent("CreateInvalidation")  # nothing is cached yet on a first deploy
+
+    # one admin command gives a customer a working key: hashed in DynamoDB, API Gateway key in the plan
+    key, _ = admin_create_key({**env, "TINTCAM_METER_STORE": "dynamodb", "TINTCAM_METER_TABLE": "tintcam-prod-meter",
+                               "TINTCAM_USAGE_PLAN_ID": state["usage_plan_id"]}, "deployed", 10)
+    assert key in {k["value"] for k in gw.get_api_keys(includeValues=True)["items"]}
+    assert len(gw.get_usage_plan_keys(usagePlanId=state["usage_plan_id"])["items"]) == 1
+
+    # a second run updates in place, here adding a custom domain with its ACM certificate
+    certificate = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-tintcam"
+    again, sent = run(env, tmp_path, "--stage", "prod", "--domain", "cam.example.com", "--certificate-arn", certificate)
+    assert again.returncode == 0, again.stderr[-3000:]
+    state2 = deployed_state(tmp_path, "prod")
+    assert state2["api_id"] == api_id and state2["distribution_id"] == state["distribution_id"]
+    assert state2["oac_id"] == state["oac_id"] and state2["site_url"] == "https://cam.example.com"
+    assert "camera site: https://cam.example.com/ " in again.stdout
+    assert f"point cam.example.com (DNS CNAME or alias) at {state['site_url'][8:]}" in again.stdout
+    assert not sent("CreateDistribution") and not sent("CreateOriginAccessControl")
+    assert len(client("cloudfront").list_distributions()["DistributionList"]["Items"]) == 1
+    config = check_site(client, sent, state2)
+    assert config["Aliases"]["Items"] == ["cam.example.com"]
+    assert config["ViewerCertificate"]["ACMCertificateArn"] == certificate
+    assert config["ViewerCertificate"]["SSLSupportMethod"] == "sni-only"
+    origins = lam.get_function(FunctionName="tintcam-prod")["Configuration"]["Environment"]["Variables"][
+        "TINTCAM_SITE_ORIGINS"].split(",")
+    assert origins == ["https://cam.example.com", state["site_url"]]
+    invalidation, = sent("CreateInvalidation")  # the redeploy drops the edge's cached copies, after the upload
+    assert text(ET.fromstring(invalidation["body"]), "Paths/Items/Path") == "/*"
+    assert sent.operations().index("CreateInvalidation") > max(
+        i for i, r in enumerate(sent.requests) if r["operation"] == "PutObject" and r["url"].endswith("/config.json"))
+    assert len(lam.list_layer_versions(LayerName="tintcam-prod-model")["LayerVersions"]) == 1
+
+    wrong = run(env, tmp_path, "--stage", "prod", "--domain", "cam.example.com", "--certificate-arn",
+                "arn:aws:acm:eu-west-1:123456789012:certificate/x")[0]
+    assert wrong.returncode != 0 and "CloudFront needs an ACM certificate in us-east-1" in wrong.stderr
+
+    gone, sent = run(env, tmp_path, "--stage", "prod", "--delete")
+    assert gone.returncode == 0, gone.stderr[-3000:]
+    # disabled, waited for, then deleted; then the OAC; then the bucket
+    operations = sent.operations()
+    disable = ET.fromstring(sent("UpdateDistribution")[-1]["body"])
+    assert text(disable, "Enabled") == "false"
+    assert operations.index("UpdateDistribution") < operations.index("GetDistribution") < operations.index(
+        "DeleteDistribution") < operations.index("DeleteOriginAccessControl") < operations.index("DeleteBucket")
+    assert not client("cloudfront").list_distributions()["DistributionList"].get("Items")
+    assert not client("cloudfront").list_origin_access_controls()["OriginAccessControlList"].get("Items")
+    assert "tintcam-prod" not in {f["FunctionName"] for f in lam.list_functions()["Functions"]}
+    assert not lam.list_layer_versions(LayerName="tintcam-prod-model")["LayerVersions"]
+    assert state["site_bucket"] not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    assert "tintcam-prod-meter" in ddb.list_tables()["TableNames"]  # usage data kept unless --delete-data
+
