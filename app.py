@@ -8,18 +8,21 @@ import json
 
 from chalice import Chalice, Response
 
-from chalicelib import __version__, cors, faces, imaging, metering, openapi, options, pipeline, settings
-from chalicelib.errors import ModelUnavailable, NotAcceptable, TintcamError, UnsupportedMediaType
+from chalicelib import __version__, answers, cors, faces, imaging, metering, openapi, options, pipeline, settings
+from chalicelib.errors import ModelUnavailable, TintcamError, UnsupportedMediaType
 
 app = Chalice(app_name="tintcam")
 # Settings are validated once at start-up: a bad TINTCAM_* value stops the function with its name.
 app.log.setLevel(settings.get().log_level.upper())
 log = app.log
 
-JPEG = "image/jpeg"
 # Chalice answers other body types with its own 415 before the view runs; `uniform_answers` rewrites that
 # (and Chalice's other built-in errors) into tintcam's error format. All types here must be binary.
 IMAGE_BODY = ["image/jpeg", "image/png"]
+# Answers of these types go out as binary bodies (base64 to API Gateway, which decodes them); the deploy
+# gives the REST API the app's binary types.
+app.api.binary_types.extend(f.media_type for f in answers.FORMATS.values()
+                            if f.media_type not in app.api.binary_types)
 
 
 def get_settings() -> settings.Settings:
@@ -86,13 +89,6 @@ def preflight():
     return Response(body="", status_code=403 if origin and not headers else 204, headers=headers)
 
 
-def _require_jpeg_accept(headers) -> None:
-    """API Gateway returns a binary body only when the first Accept value is a binary type."""
-    first = (headers.get("accept") or "").split(",")[0].split(";")[0].strip().lower()
-    if first not in (JPEG, "image/jpg"):
-        raise NotAcceptable("this route answers image/jpeg: send 'Accept: image/jpeg' (first in the list)")
-
-
 def _caller():
     request = app.current_request
     return get_meter().authenticate(metering.presented_key(request.headers, request.context))
@@ -101,19 +97,16 @@ def _caller():
 TRACK_HEADER = "x-track-state"
 
 
-def _metered_frame(route: str, process, allowed: tuple[str, ...], answers_jpeg: bool = False):
+def _metered_frame(route: str, process, allowed: tuple[str, ...]):
     """Authenticate, check the quota, then parse and process the frame as one metered request (so a
-    client error is recorded, not charged): shared by the frame routes."""
+    client error is recorded, not charged): shared by the frame routes. ``process(body, content_type,
+    options, settings)`` returns the pipeline's FrameResult, whose body is what is sent (and metered)."""
     request = app.current_request
     caller = _caller()
     body = request.raw_body or b""
 
     def work():
         opts = options.parse(request.query_params, get_settings(), allowed=allowed)
-        if answers_jpeg:
-            _require_jpeg_accept(request.headers)
-            return process(body, request.headers.get("content-type"), opts, get_settings(),
-                           track_state=request.headers.get(TRACK_HEADER))
         return process(body, request.headers.get("content-type"), opts, get_settings())
 
     result, metered = get_meter().run(caller, request.headers.get(metering.IDEMPOTENCY_HEADER), route,
@@ -127,13 +120,24 @@ def _metered_frame(route: str, process, allowed: tuple[str, ...], answers_jpeg: 
     }
 
 
+def _tint(body, content_type, opts, config) -> pipeline.FrameResult:
+    """The tint route's processing: the answer format from `answer` and the first Accept value (406 when
+    they disagree), faces followed with the previous frame's X-Track-State."""
+    headers = app.current_request.headers
+    answer = answers.negotiate(opts.answer, headers.get("accept"))
+    return pipeline.tint_frame(body, content_type, opts, config, track_state=headers.get(TRACK_HEADER),
+                               answer=answer)
+
+
 @app.route("/v1/tint", methods=["POST"], content_types=IMAGE_BODY, api_key_required=True)
 @api_view
 def tint():
-    result, headers = _metered_frame("/v1/tint", pipeline.tint_frame, options.ALLOWED, answers_jpeg=True)
-    return Response(body=result.body, status_code=200, headers={
-        "Content-Type": JPEG, "X-Face-Boxes": result.boxes_header(), "X-Track-State": result.track_state,
-        **headers})
+    result, headers = _metered_frame("/v1/tint", _tint, options.ALLOWED)
+    headers.update({"X-Face-Boxes": result.boxes_header(), "X-Track-State": result.track_state, **result.headers})
+    if not result.body:  # 204: a patch answer with nothing tinted (no body, no type)
+        return Response(body="", status_code=result.status, headers=headers)
+    return Response(body=result.body, status_code=result.status, headers={"Content-Type": result.media_type,
+                                                                          **headers})
 
 
 @app.route("/v1/landmarks", methods=["POST"], content_types=IMAGE_BODY, api_key_required=True)

@@ -8,7 +8,8 @@ from __future__ import annotations
 from .settings import Settings
 
 ALLOW_HEADERS = "Content-Type, Accept, X-Api-Key, Idempotency-Key, X-Track-State"
-EXPOSE_HEADERS = ("X-Faces, X-Face-Boxes, X-Processing-Ms, X-Quota-Remaining, X-Track-State, Retry-After")
+EXPOSE_HEADERS = ("X-Faces, X-Face-Boxes, X-Processing-Ms, X-Quota-Remaining, X-Track-State, X-Patch-Box, "
+                  "Retry-After")
 ALLOW_METHODS = "GET, POST, OPTIONS"
 
 

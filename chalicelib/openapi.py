@@ -11,7 +11,8 @@ import pathlib
 import sys
 from functools import lru_cache
 
-from . import __version__, errors
+from . import __version__, answers, errors
+from .options import ANSWERS
 from .settings import Settings
 
 FILE = pathlib.Path(__file__).with_name("openapi.json")
@@ -57,8 +58,10 @@ def document(settings: Settings | None = None) -> dict:
                   "a bad query parameter (`param` names it), an empty body or an image that cannot be decoded"),
             401: ("missing_api_key", "this route needs an API key in the 'x-api-key' header", "no API key"),
             403: ("invalid_api_key", "the API key is not valid", "unknown or revoked API key"),
-            406: ("not_acceptable", "this route answers image/jpeg: send 'Accept: image/jpeg' (first in the list)",
-                  "the first Accept value is not image/jpeg"),
+            406: ("not_acceptable", "answer=patch answers image/webp: send 'Accept: image/webp' (first in the "
+                                    "list); got 'image/jpeg'",
+                  "the first Accept value is not the answer's type: image/jpeg for `answer=full` (the default), "
+                  "image/webp for `answer=patch` (a WebP is only given as a patch)"),
             413: ("image_too_large", f"6000x6000 image has 36000000 pixels; the limit is {s.max_pixels}",
                   f"body over {s.max_body_bytes} bytes, image over {s.max_pixels} pixels or a side over "
                   f"{s.max_side} (read from the header, before decoding), or an answer that cannot fit"),
@@ -87,6 +90,9 @@ def document(settings: Settings | None = None) -> dict:
         "X-Quota-Remaining": {"description": "charged frames left this month", "schema": {"type": "integer"}},
         **cors,
     }
+    tint_headers = {**frame_headers,
+                    "X-Face-Boxes": {"description": "x,y,w,h;x,y,w,h in pixels", "schema": {"type": "string"}},
+                    "X-Track-State": {"description": "state to send with the next frame", "schema": {"type": "string"}}}
     min_face = {"name": "min_face", "in": "query", "required": False,
                 "description": "smallest face to look for, in pixels of the upright frame (detection cost grows "
                                "with pixels / min_face^2)",
@@ -154,9 +160,16 @@ def document(settings: Settings | None = None) -> dict:
                          "schema": {"type": "integer", "minimum": s.min_quality, "maximum": s.max_quality,
                                     "default": s.default_quality}},
                         min_face,
+                        {"name": "answer", "in": "query", "required": False,
+                         "description": "`full`: the whole frame as a JPEG; `patch`: only the tinted lips of every "
+                                        "face, a WebP with alpha (the tint's mask) cropped to their union box, which "
+                                        "`X-Patch-Box` places in the frame (draw it over the frame you sent); "
+                                        "204 when nothing was tinted",
+                         "schema": {"type": "string", "enum": list(ANSWERS), "default": ANSWERS[0]}},
                         {"name": "Accept", "in": "header", "required": True,
-                         "description": "must start with image/jpeg (API Gateway returns binary bodies only then)",
-                         "schema": {"type": "string", "enum": ["image/jpeg"]}},
+                         "description": "must start with the answer's type: image/jpeg for `answer=full`, "
+                                        "image/webp for `answer=patch` (API Gateway returns binary bodies only then)",
+                         "schema": {"type": "string", "enum": [f.media_type for f in answers.FORMATS.values()]}},
                         {"name": "X-Track-State", "in": "header", "required": False,
                          "description": "the previous answer's state for the next frame of the same video; a "
                                         "forged, corrupted or foreign one is ignored", "schema": {"type": "string"}},
@@ -164,13 +177,17 @@ def document(settings: Settings | None = None) -> dict:
                     ],
                     "requestBody": image_body,
                     "responses": {
-                        "200": {"description": "the frame, same size as the upright input, lips tinted",
-                                "headers": {**frame_headers,
-                                            "X-Face-Boxes": {"description": "x,y,w,h;x,y,w,h in pixels",
-                                                             "schema": {"type": "string"}},
-                                            "X-Track-State": {"description": "state to send with the next frame",
-                                                              "schema": {"type": "string"}}},
-                                "content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}},
+                        "200": {"description": "`answer=full`: the frame, same size as the upright input, lips "
+                                               "tinted (image/jpeg); `answer=patch`: the tinted lips only "
+                                               "(image/webp with alpha) to draw at `X-Patch-Box`",
+                                "headers": {**tint_headers,
+                                            answers.PATCH_BOX_HEADER: {
+                                                "description": "patch answers: x,y,w,h of the patch in pixels of "
+                                                               "the upright frame", "schema": {"type": "string"}}},
+                                "content": {f.media_type: {"schema": {"type": "string", "format": "binary"}}
+                                            for f in answers.FORMATS.values()}},
+                        "204": {"description": "`answer=patch` and nothing was tinted (no face, or intensity 0): "
+                                               "show the frame as sent", "headers": tint_headers},
                         **errs(400, 401, 403, 406, 413, 415, 429, 503),
                     },
                 },

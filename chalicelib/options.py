@@ -11,7 +11,8 @@ from .settings import Settings
 
 _HEX = re.compile(r"^#?([0-9a-fA-F]{6})$")
 
-ALLOWED = ("color", "intensity", "quality", "min_face")
+ALLOWED = ("color", "intensity", "quality", "min_face", "answer")
+ANSWERS = ("full", "patch")   # the answer formats of /v1/tint (see answers.py)
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class TintOptions:
     intensity: float             # 0..1
     quality: int                 # output JPEG quality
     min_face: int                # smallest face width looked for, in pixels of the (oriented) frame
+    answer: str = "full"         # "full": the whole frame as a JPEG; "patch": only the tinted lips, WebP
 
 
 def parse_color(raw: str) -> tuple[int, int, int]:
@@ -59,4 +61,15 @@ def parse(params: Mapping[str, str] | None, settings: Settings,
         quality=_number(params, "quality", int, settings.default_quality, settings.min_quality, settings.max_quality),
         min_face=_number(params, "min_face", int, settings.default_min_face, settings.min_min_face,
                          settings.max_min_face),
+        answer=_choice(params, "answer", ANSWERS),
     )
+
+
+def _choice(params: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (the first is the default)."""
+    raw = params.get(name)
+    if raw is None:
+        return choices[0]
+    if raw not in choices:
+        raise BadParameter(f"{name} must be one of {', '.join(choices)}, got {raw[:40]!r}", param=name)
+    return raw

@@ -1,5 +1,6 @@
 """Processing as a short list of named steps:
-check request -> probe header (limits) -> decode -> find faces (detect + landmarks) -> lip mask + tint -> encode.
+check request -> probe header (limits) -> decode -> find faces (detect + landmarks) -> lip mask + tint -> encode
+(the answer format's own encoding: the whole frame as a JPEG, or only the tinted lips as a WebP patch).
 
 Each step is a plain function in its own module; this module only strings them together and times them.
 """
@@ -10,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from . import faces as face_finder
-from . import imaging, lipstick, tracking
+from . import answers, imaging, lipstick, tracking
 from .errors import BadParameter
 from .options import TintOptions
 from .settings import Settings
@@ -21,9 +22,12 @@ class FrameResult:
     width: int
     height: int
     faces: list[face_finder.Face]
-    body: bytes = b""          # the answer: the tinted JPEG, or the landmarks JSON
+    body: bytes = b""          # the answer: the tinted JPEG or WebP patch, or the landmarks JSON
     timings_ms: dict[str, float] = field(default_factory=dict)
     track_state: str = ""      # the signed state for the client's next frame (tint only)
+    media_type: str = "application/json"
+    status: int = 200          # 204: a patch answer with nothing tinted
+    headers: dict[str, str] = field(default_factory=dict)  # the answer format's own (X-Patch-Box)
 
     @property
     def processing_ms(self) -> float:
@@ -85,18 +89,22 @@ def analyse(body: bytes | None, content_type: str | None, options: TintOptions, 
 
 
 def tint_frame(body: bytes | None, content_type: str | None, options: TintOptions, settings: Settings,
-               track_state: str | None = None) -> FrameResult:
-    """Tint the lips of every face; the answer is a JPEG of the same (upright) size. With the state of
-    the previous frame, faces are followed instead of searched for (see tracking.py)."""
+               track_state: str | None = None, answer: answers.AnswerFormat = answers.FULL) -> FrameResult:
+    """Tint the lips of every face; the answer is encoded as ``answer`` says (by default a JPEG of the same
+    upright size). With the state of the previous frame, faces are followed instead of searched for (see
+    tracking.py)."""
     rgb, _, model_path, timer = _decoded(body, content_type, options, settings)
     height, width = rgb.shape[:2]
     state = tracking.decode(track_state, settings, width, height)
     faces, next_state, _ = tracking.follow(rgb, state, options.min_face, model_path)
     timer.lap("faces")
     result = FrameResult(width=width, height=height, faces=faces)
-    lipstick.apply(rgb, [face.points for face in result.faces], options.color, options.intensity)
+    original = rgb.copy() if answer.needs_original else None
+    regions = lipstick.apply(rgb, [face.points for face in result.faces], options.color, options.intensity)
     timer.lap("tint")
-    result.body = imaging.encode(rgb, options.quality, settings)
+    encoded = answer.encode(rgb, original, regions, options, settings)
+    result.body, result.media_type, result.status = encoded.body, encoded.media_type, encoded.status
+    result.headers = encoded.headers
     result.track_state = tracking.encode(next_state, settings)
     timer.lap("encode")
     result.timings_ms = timer.timings

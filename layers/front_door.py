@@ -38,8 +38,6 @@ def deploy_rest(aws, name: str, function_arn: str, region: str, api_stage: str, 
             api_id = None
     if not api_id:
         api_id = gw.create_rest_api(name=name, endpointConfiguration={"types": ["REGIONAL"]})["id"]
-        gw.update_rest_api(restApiId=api_id, patchOperations=[  # Chalice's binary types: JPEG answers stay JPEG
-            {"op": "add", "path": "/binaryMediaTypes/" + kind.replace("/", "~1")} for kind in app.api.binary_types])
         resources = {r["path"]: r["id"] for r in gw.get_resources(restApiId=api_id)["items"]}
         uri = f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{function_arn}/invocations"
         for path, methods in sorted(app.routes.items()):
@@ -58,6 +56,13 @@ def deploy_rest(aws, name: str, function_arn: str, region: str, api_stage: str, 
         account = function_arn.split(":")[4]
         _lambda_permission(aws, function_arn, f"apigateway-{api_id}",
                            f"arn:aws:execute-api:{region}:{account}:{api_id}/*")
+    # The app's binary types (JPEG and WebP answers stay binary), added on every run: an API made before a
+    # type was added to the app gets it too (the deployment below makes it take effect).
+    present = set(gw.get_rest_api(restApiId=api_id).get("binaryMediaTypes", []))
+    missing = [kind for kind in app.api.binary_types if kind not in present]
+    if missing:
+        gw.update_rest_api(restApiId=api_id, patchOperations=[
+            {"op": "add", "path": "/binaryMediaTypes/" + kind.replace("/", "~1")} for kind in missing])
     gw.create_deployment(restApiId=api_id, stageName=api_stage, description="tintcam deploy")
     state["api_id"] = api_id
     state["usage_plan_id"] = ensure_usage_plan(gw, name, api_id, api_stage, state)

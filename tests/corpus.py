@@ -24,7 +24,8 @@ class Case:
     method: str = "POST"
     path: str = "/v1/tint"
     key: str | None = "default"              # "default" = the test key; None = no key; else this key
-    upright: tuple[int, int] | None = None   # expected (width, height) of a JPEG answer
+    upright: tuple[int, int] | None = None   # expected (width, height) of a JPEG answer, or of the frame a
+                                             # WebP patch answer goes in
 
 
 def _save(img: Image.Image, fmt: str, **kw) -> bytes:
@@ -68,6 +69,7 @@ def cases() -> list[Case]:
     w, h = small.size
     ok = {"Content-Type": "image/jpeg", "Accept": "image/jpeg"}
     png_ok = {"Content-Type": "image/png", "Accept": "image/jpeg"}
+    webp = {"Content-Type": "image/jpeg", "Accept": "image/webp"}
     out = [
         Case("empty body", 400, "empty_body", b"", headers=ok),
         Case("random bytes", 400, "invalid_image", np.random.default_rng(1).bytes(5000), headers=ok),
@@ -124,7 +126,8 @@ def cases() -> list[Case]:
                         ("quality=10", "quality too low"), ("quality=100", "quality too high"),
                         ("quality=abc", "quality not a number"), ("min_face=5", "min_face too small"),
                         ("min_face=99999", "min_face too large"), ("colour=ff0000", "unknown parameter"),
-                        ("intensity=0.5&intensity=", "empty repeated parameter")]:
+                        ("intensity=0.5&intensity=", "empty repeated parameter"), ("answer=webp", "unknown answer"),
+                        ("answer=PATCH", "answer in capitals"), ("answer=", "empty answer")]:
         out.append(Case(f"bad parameter: {what}", 400, "bad_parameter", jpeg, query="?" + query, headers=ok))
     big = _save(photo.resize((3840, 2160)), "JPEG", quality=50)
     out += [
@@ -140,6 +143,23 @@ def cases() -> list[Case]:
         Case("no key", 401, "missing_api_key", jpeg, headers=ok, key=None),
         Case("GET on a POST route", 405, "method_not_allowed", method="GET"),
         Case("POST on /health", 405, "method_not_allowed", method="POST", path="/health", key=None),
+        Case("patch answer", 200, None, jpeg, query="?answer=patch", headers=webp, upright=(w, h)),
+        Case("patch answer of a PNG with Accept listing webp first", 200, None,
+             _save(small, "PNG"), query="?answer=patch&color=2040d0",
+             headers={"Content-Type": "image/png", "Accept": "image/webp, image/jpeg;q=0.8"}, upright=(w, h)),
+        Case("patch answer, no face: 204", 204, None, _save(Image.new("RGB", (64, 48), (90, 120, 60)), "PNG"),
+             query="?answer=patch", headers={"Content-Type": "image/png", "Accept": "image/webp"}),
+        Case("patch answer at intensity 0: 204", 204, None, jpeg, query="?answer=patch&intensity=0", headers=webp),
+        Case("answer=full said outright", 200, None, jpeg, query="?answer=full", headers=ok, upright=(w, h)),
+        Case("webp asked without answer=patch", 406, "not_acceptable", jpeg, headers=webp),
+        Case("webp asked with answer=full", 406, "not_acceptable", jpeg, query="?answer=full", headers=webp),
+        Case("answer=patch with Accept image/jpeg", 406, "not_acceptable", jpeg, query="?answer=patch", headers=ok),
+        Case("answer=patch without Accept", 406, "not_acceptable", jpeg, query="?answer=patch",
+             headers={"Content-Type": "image/jpeg"}),
+        Case("answer=patch with Accept image/*", 406, "not_acceptable", jpeg, query="?answer=patch",
+             headers={"Content-Type": "image/jpeg", "Accept": "image/*"}),
+        Case("landmarks with answer=patch", 400, "bad_parameter", jpeg, query="?answer=patch",
+             headers={"Content-Type": "image/jpeg"}, path="/v1/landmarks"),
         Case("landmarks with a tint parameter", 400, "bad_parameter", jpeg, query="?color=ff0000",
              headers={"Content-Type": "image/jpeg"}, path="/v1/landmarks"),
         Case("landmarks of random bytes", 400, "invalid_image", b"\x89PNG\r\n\x1a\n" + b"\x01" * 300,
@@ -167,8 +187,24 @@ def check(case: Case, resp) -> str | None:
         body = resp.json()
         if body.get("code") != case.code or not body.get("message"):
             return f"code {body.get('code')!r}, expected {case.code!r}"
+    elif case.status == 204:
+        if resp.content or resp.headers.get("X-Faces") is None or "X-Patch-Box" in resp.headers:
+            return f"204 with {len(resp.content)} bytes, X-Faces {resp.headers.get('X-Faces')}"
+    elif resp.headers.get("Content-Type") == "image/webp":
+        return _check_patch(case, resp)
     elif case.upright is not None:
         img = Image.open(io.BytesIO(resp.content))
         if img.format != "JPEG" or img.size != case.upright:
             return f"answer {img.format} {img.size}, expected JPEG {case.upright}"
+    return None
+
+
+def _check_patch(case: Case, resp) -> str | None:
+    img = Image.open(io.BytesIO(resp.content))
+    x, y, w, h = (int(v) for v in resp.headers.get("X-Patch-Box", "-1,-1,0,0").split(","))
+    frame_w, frame_h = case.upright
+    if img.format != "WEBP" or img.mode != "RGBA" or img.size != (w, h):
+        return f"patch {img.format} {img.mode} {img.size}, expected WEBP RGBA {(w, h)}"
+    if x < 0 or y < 0 or x + w > frame_w or y + h > frame_h or int(resp.headers.get("X-Faces", "0")) < 1:
+        return f"patch box {(x, y, w, h)} outside the {case.upright} frame, or no face"
     return None

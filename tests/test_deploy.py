@@ -171,7 +171,7 @@ def test_deploy_creates_everything_and_delete_removes_it(moto, tmp_path):
                for o in s3.list_objects_v2(Bucket=state["artifact_bucket"])["Contents"])  # published from S3
     assert "tintcam-prod-meter" in ddb.list_tables()["TableNames"]
     api_id = state["api_id"]
-    assert set(gw.get_rest_api(restApiId=api_id)["binaryMediaTypes"]) >= {"image/jpeg", "image/png"}
+    assert set(gw.get_rest_api(restApiId=api_id)["binaryMediaTypes"]) >= {"image/jpeg", "image/png", "image/webp"}
     resources = {r["path"]: r for r in gw.get_resources(restApiId=api_id)["items"]}
     assert {"/v1/tint", "/v1/landmarks", "/v1/usage", "/health"} <= set(resources)
     tint_post = gw.get_method(restApiId=api_id, resourceId=resources["/v1/tint"]["id"], httpMethod="POST")
@@ -192,10 +192,14 @@ def test_deploy_creates_everything_and_delete_removes_it(moto, tmp_path):
     assert key in {k["value"] for k in gw.get_api_keys(includeValues=True)["items"]}
     assert len(gw.get_usage_plan_keys(usagePlanId=state["usage_plan_id"])["items"]) == 1
 
-    # a second run updates in place, here adding a custom domain with its ACM certificate
+    # a second run updates in place, here adding a custom domain with its ACM certificate; and an API made
+    # before the app answered WebP patches gets that binary type
+    gw.update_rest_api(restApiId=api_id, patchOperations=[{"op": "remove", "path": "/binaryMediaTypes/image~1webp"}])
+    assert "image/webp" not in gw.get_rest_api(restApiId=api_id)["binaryMediaTypes"]
     certificate = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-tintcam"
     again, sent = run(env, tmp_path, "--stage", "prod", "--domain", "cam.example.com", "--certificate-arn", certificate)
     assert again.returncode == 0, again.stderr[-3000:]
+    assert "image/webp" in gw.get_rest_api(restApiId=api_id)["binaryMediaTypes"]
     state2 = deployed_state(tmp_path, "prod")
     assert state2["api_id"] == api_id and state2["distribution_id"] == state["distribution_id"]
     assert state2["oac_id"] == state["oac_id"] and state2["site_url"] == "https://cam.example.com"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import io
 import json
 import os
 import pathlib
@@ -114,6 +115,18 @@ def test_the_function_runs_under_awslambdaric(artefacts, tmp_path):
             assert answer["headers"]["X-Faces"] == "1" and answer["headers"]["X-Quota-Remaining"] == "99"
             tinted = decode(base64.b64decode(answer["body"]))
             assert tinted.shape == decode(photo).shape
+            # a patch answer: WebP with alpha from the layer's Pillow, binary like the JPEG
+            patch = api.invoke(api_gateway_event("POST", "/v1/tint", photo, {
+                "Content-Type": "image/jpeg", "Accept": "image/webp"}, api_key=key, query={"answer": "patch"}))
+            assert patch["statusCode"] == 200 and patch["isBase64Encoded"] is True, patch
+            assert patch["headers"]["Content-Type"] == "image/webp" and patch["headers"]["X-Patch-Box"]
+            from PIL import Image
+            with Image.open(io.BytesIO(base64.b64decode(patch["body"]))) as webp:
+                assert (webp.format, webp.mode) == ("WEBP", "RGBA")
+                assert webp.size == tuple(int(v) for v in patch["headers"]["X-Patch-Box"].split(",")[2:])
+            nothing = api.invoke(api_gateway_event("POST", "/v1/tint", read("dogs.jpg"), {
+                "Content-Type": "image/jpeg", "Accept": "image/webp"}, api_key=key, query={"answer": "patch"}))
+            assert nothing["statusCode"] == 204 and not nothing["body"] and nothing["headers"]["X-Faces"] == "0"
             # the key came from the request context (there is no x-api-key header); a wrong one is refused
             refused = api.invoke(api_gateway_event("POST", "/v1/tint", photo, {
                 "Content-Type": "image/jpeg", "Accept": "image/jpeg"}, api_key="tc_" + "q" * 43))
@@ -128,12 +141,12 @@ def test_the_function_runs_under_awslambdaric(artefacts, tmp_path):
             health = api.invoke(api_gateway_event("GET", "/health"))
             assert health["statusCode"] == 200 and json.loads(health["body"])["model"]["loaded"]
             usage = api.invoke(api_gateway_event("GET", "/v1/usage", api_key=key))
-            assert json.loads(usage["body"])["frames_charged"] == 1
+            assert json.loads(usage["body"])["frames_charged"] == 2
             peak = peak_memory_mb(proc.pid)
         print(f"\ncold start under awslambdaric (process start to first answer): {cold:.2f} s; "
               f"peak memory {peak:.0f} MB")
         assert peak < 1769
-        assert meter.usage(record)["frames_charged"] == 1  # counted in DynamoDB by the function itself
+        assert meter.usage(record)["frames_charged"] == 2  # counted in DynamoDB by the function itself
 
 
 def test_sam_template_passes_cfn_lint(artefacts):

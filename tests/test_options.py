@@ -26,7 +26,7 @@ def test_valid_values(settings):
     ("intensity", "-0.1"), ("intensity", "1.5"), ("intensity", "nan"), ("intensity", "inf"), ("intensity", "x"),
     ("quality", "39"), ("quality", "96"), ("quality", "80.5"), ("quality", ""),
     ("min_face", "19"), ("min_face", "2001"), ("min_face", "abc"),
-    ("colour", "#ff0000"),
+    ("colour", "#ff0000"), ("answer", "webp"), ("answer", "PATCH"), ("answer", " patch"), ("answer", ""),
 ])
 def test_bad_values_name_the_parameter(settings, name, value):
     with pytest.raises(BadParameter) as err:
@@ -38,3 +38,11 @@ def test_bad_values_name_the_parameter(settings, name, value):
 def test_landmarks_allow_list_is_narrower(settings):
     with pytest.raises(BadParameter):
         options.parse({"color": "ff0000"}, settings, allowed=("min_face",))
+
+
+def test_answer_is_full_unless_patch_is_asked(settings):
+    assert options.parse(None, settings).answer == "full"
+    assert options.parse({"answer": "full"}, settings).answer == "full"
+    assert options.parse({"answer": "patch"}, settings).answer == "patch"
+    with pytest.raises(BadParameter):
+        options.parse({"answer": "patch"}, settings, allowed=("min_face",))   # landmarks have no answer formats
