@@ -199,19 +199,11 @@ def grey_scaled(rgb: np.ndarray, scale: float) -> np.ndarray:
 def encode(rgb: np.ndarray, quality: int, settings: Settings) -> bytes:
     """JPEG-encode; if the answer would not fit the response limit, step the quality down, else 413."""
     img = Image.fromarray(rgb)
-    while True:
-        buf = io.BytesIO()
-        img.save(buf, "JPEG", quality=quality)
-        out = buf.getvalue()
-        if len(out) <= settings.max_output_bytes:
-            return out
-        if quality <= settings.min_quality:
-            raise OutputTooLarge(f"the tinted JPEG is {len(out)} bytes even at quality {quality}; the limit is "
-                                 f"{settings.max_output_bytes}: send a smaller image")
-        quality = max(settings.min_quality, quality - 15)
+    return _within_limit(lambda q: _saved(img, "JPEG", quality=q), quality, settings, "tinted JPEG")
 
 
-# libwebp's effort 0..6: at 4 (Pillow's default) a lip patch takes ~4x the time of 0 for a few % fewer bytes.
+# libwebp's effort 0..6. On the clip's lip patches (median, quality 85): 0 gives 550 bytes in 0.34 ms, 2 gives
+# 460 bytes in 0.40 ms, 4 (Pillow's default) 446 bytes in 0.46 ms.
 WEBP_METHOD = 2
 
 
@@ -220,13 +212,23 @@ def encode_webp(rgba: np.ndarray, quality: int, settings: Settings) -> bytes:
     soft edge); the RGB under fully transparent pixels is left to the encoder. Stepped down in quality
     like ``encode`` when over the response limit."""
     img = Image.fromarray(rgba)
+    return _within_limit(lambda q: _saved(img, "WEBP", quality=q, alpha_quality=100, method=WEBP_METHOD,
+                                          exact=False), quality, settings, "patch")
+
+
+def _saved(img: Image.Image, fmt: str, **options) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, fmt, **options)
+    return buf.getvalue()
+
+
+def _within_limit(render, quality: int, settings: Settings, what: str) -> bytes:
+    """``render(quality)``, the quality stepped down until the bytes fit the response limit; else 413."""
     while True:
-        buf = io.BytesIO()
-        img.save(buf, "WEBP", quality=quality, alpha_quality=100, method=WEBP_METHOD, exact=False)
-        out = buf.getvalue()
+        out = render(quality)
         if len(out) <= settings.max_output_bytes:
             return out
         if quality <= settings.min_quality:
-            raise OutputTooLarge(f"the patch is {len(out)} bytes even at quality {quality}; the limit is "
+            raise OutputTooLarge(f"the {what} is {len(out)} bytes even at quality {quality}; the limit is "
                                  f"{settings.max_output_bytes}: send a smaller image")
         quality = max(settings.min_quality, quality - 15)
