@@ -21,7 +21,10 @@ const els = {
   settingsNote: $('settings-note'), chart: $('chart'), connection: $('connection'),
 };
 
-const state = { apiUrl: '', apiKey: '', color: SHADES[0].color, stream: null, currentUrl: null };
+const state = { apiUrl: '', apiKey: '', color: SHADES[0].color, stream: null, shown: false };
+// Patch answers (only the tinted lips come back) unless the page is opened with ?answer=full, which asks
+// for whole tinted frames as before (for comparison: bench/camera_page.py measures both).
+const ANSWER = new URLSearchParams(location.search).get('answer') === 'full' ? 'full' : 'patch';
 const stats = new Stats();
 
 function showMessage(text, kind = 'error') {
@@ -123,7 +126,7 @@ async function start() {
   streamer = new FrameStreamer({
     video: els.video,
     getSettings: () => ({
-      apiUrl: state.apiUrl, apiKey: state.apiKey, color: state.color,
+      apiUrl: state.apiUrl, apiKey: state.apiKey, color: state.color, answer: ANSWER,
       intensity: Number(els.intensity.value), fps: Number(els.fps.value),
     }),
     onSent: (now) => stats.frameSent(now),
@@ -146,37 +149,56 @@ function stop() {
   document.body.dataset.camera = 'off';
 }
 
-function showFrame(blob, info) {
-  const url = URL.createObjectURL(blob);
-  const previous = state.currentUrl;
-  state.currentUrl = url;
-  els.tinted.onload = () => { if (previous) URL.revokeObjectURL(previous); };
-  els.tinted.src = url;
-  els.tinted.hidden = false;
+// Draw an answer: the frame that was sent with the patch of tinted lips over it (or a whole tinted
+// frame); the canvas keeps the picture, so the bitmaps are released at once.
+function showFrame(picture, info) {
+  const canvas = els.tinted;
+  const { frame, patch, box } = picture;
+  if (canvas.width !== frame.width || canvas.height !== frame.height) {
+    canvas.width = frame.width;
+    canvas.height = frame.height;
+  }
+  const ctx = canvas.getContext('2d');
+  ctx.drawImage(frame, 0, 0);
+  if (patch) ctx.drawImage(patch, box.x, box.y);
+  frame.close();
+  patch?.close();
+  state.shown = true;
+  canvas.hidden = false;
   els.placeholder.hidden = true;
   els.save.disabled = false;
-  els.tinted.dataset.seq = String(info.seq);
-  els.tinted.dataset.faces = String(info.faces);
-  els.tinted.dataset.boxes = info.boxes;
+  canvas.dataset.seq = String(info.seq);
+  canvas.dataset.faces = String(info.faces);
+  canvas.dataset.boxes = info.boxes;
+  canvas.dataset.answer = info.answer;
+  canvas.dataset.patchBox = box ? `${box.x},${box.y},${box.w},${box.h}` : '';
   lastSent = info.sentBlob;
   stats.frameShown(performance.now(), info);
 }
 
 let lastSent = null;
-// For tests and debugging: the frame that produced the tinted image now shown.
+// For tests and debugging: the frame that produced the tinted picture now shown.
 window.tintcamLastSentFrame = () => lastSent;
 
 function savePicture() {
-  if (!state.currentUrl) return;
-  const link = document.createElement('a');
-  link.href = state.currentUrl;
-  link.download = `tintcam-${new Date().toISOString().replace(/[:.]/g, '-')}.jpg`;
-  document.body.append(link);
-  link.click();
-  link.remove();
+  if (!state.shown) return;
+  els.tinted.toBlob((blob) => {
+    const url = URL.createObjectURL(blob);
+    const link = document.createElement('a');
+    link.href = url;
+    link.download = `tintcam-${new Date().toISOString().replace(/[:.]/g, '-')}.jpg`;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  }, 'image/jpeg', 0.92);
 }
 
 const fmt = (v, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : '–');
+const bytes = (v) => {
+  if (!Number.isFinite(v)) return '–';
+  return v < 1024 ? `${Math.round(v)} B` : `${(v / 1024).toFixed(1)} KB`;
+};
 
 function render() {
   const now = performance.now();
@@ -187,8 +209,10 @@ function render() {
   $('rtt-p95').textContent = fmt(s.rttP95, 0);
   $('server-ms').textContent = fmt(s.serverMs);
   $('faces').textContent = Number.isFinite(s.faces) ? String(s.faces) : '–';
-  $('bytes-up').textContent = Number.isFinite(s.bytesUp) ? `${(s.bytesUp / 1024).toFixed(1)} KB` : '–';
-  $('bytes-down').textContent = Number.isFinite(s.bytesDown) ? `${(s.bytesDown / 1024).toFixed(1)} KB` : '–';
+  $('bytes-up').textContent = bytes(s.bytesUp);
+  $('bytes-down').textContent = bytes(s.bytesDown);
+  $('rate-up').textContent = fmt(s.kbitUp, 0);
+  $('rate-down').textContent = fmt(s.kbitDown, 0);
   if (streamer) {
     $('in-flight').textContent = String(streamer.inFlight);
     $('peak-in-flight').textContent = String(streamer.peakInFlight);

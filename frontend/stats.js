@@ -52,9 +52,20 @@ export class Stats {
       rttP95: percentile(rtts, 95),
       serverMs: percentile(recent.map((s) => s.server).filter((v) => !Number.isNaN(v)), 50),
       faces: last ? last.faces : NaN,
-      bytesUp: last ? last.up : NaN,
-      bytesDown: last ? last.down : NaN,
+      // body bytes per frame (median over the last 10 s) and the data rate they make over the window
+      bytesUp: percentile(recent.map((s) => s.up), 50),
+      bytesDown: percentile(recent.map((s) => s.down), 50),
+      kbitUp: this.kbitPerSecond(recent, 'up', now),
+      kbitDown: this.kbitPerSecond(recent, 'down', now),
     };
+  }
+
+  // Bytes of the frames shown in the last 10 s as kbit/s (over the span they cover, as `rate` does).
+  kbitPerSecond(recent, key, now) {
+    if (recent.length < 2) return NaN;
+    const span = now - recent[0].t;
+    const total = recent.slice(1).reduce((sum, s) => sum + s[key], 0);
+    return span > 0 ? (total * 8) / span : NaN;  // bytes per ms x 8 = kbit/s
   }
 
   drawChart(canvas, now) {

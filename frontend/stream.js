@@ -1,11 +1,23 @@
 // The frame loop: capture from the camera at a capped rate, post binary JPEGs with a bounded number of
-// requests in flight (frames are skipped, never queued), show answers in order, release old object URLs.
+// requests in flight (frames are skipped, never queued), show answers in order.
+// Patch answers (the default): each sent frame is kept as an ImageBitmap until its answer comes; the
+// answer is only the tinted lips (a WebP with alpha and the box it goes in), drawn over that frame.
 
 export const MAX_IN_FLIGHT = 3;
 export const MAX_FPS = 15;
 const MAX_WIDTH = 640;
 const MAX_HEIGHT = 480;
 const JPEG_QUALITY = 0.8;
+// What each answer format asks for: `patch` only the tinted lips, `full` the whole tinted frame.
+export const ANSWER_TYPES = { patch: 'image/webp', full: 'image/jpeg' };
+
+// "x,y,w,h" -> {x, y, w, h}, or null.
+export function parseBox(header) {
+  const values = (header || '').split(',').map(Number);
+  if (values.length !== 4 || values.some((v) => !Number.isInteger(v) || v < 0)) return null;
+  const [x, y, w, h] = values;
+  return { x, y, w, h };
+}
 
 export class ApiError extends Error {
   constructor(status, code, message, retryAfter) {
@@ -88,14 +100,29 @@ export class FrameStreamer {
     this.timer = setTimeout(() => this._tick(), wait);
   }
 
-  _capture() {
+  // The frame as the JPEG to send and, for patch answers, as a bitmap to draw the patch over: both taken
+  // from the canvas before anything else draws on it.
+  _capture(keepBitmap) {
     const vw = this.video.videoWidth;
     const vh = this.video.videoHeight;
     const scale = Math.min(1, MAX_WIDTH / vw, MAX_HEIGHT / vh);
     this.canvas.width = Math.round(vw * scale);
     this.canvas.height = Math.round(vh * scale);
     this.canvas.getContext('2d').drawImage(this.video, 0, 0, this.canvas.width, this.canvas.height);
-    return new Promise((resolve) => this.canvas.toBlob(resolve, 'image/jpeg', JPEG_QUALITY));
+    const bitmap = keepBitmap ? createImageBitmap(this.canvas) : Promise.resolve(null);
+    const blob = new Promise((resolve) => this.canvas.toBlob(resolve, 'image/jpeg', JPEG_QUALITY));
+    return Promise.all([blob, bitmap]);
+  }
+
+  // The picture to show for an answer: {frame, patch, box} (patch answers) or {frame} (full answers),
+  // frame and patch as ImageBitmaps; `down` is the answer's body bytes.
+  async _picture(resp, sent) {
+    const body = await resp.blob();
+    if (sent === null) return { picture: { frame: await createImageBitmap(body) }, down: body.size };
+    if (resp.status === 204 || !body.size) return { picture: { frame: sent, patch: null }, down: 0 };
+    const box = parseBox(resp.headers.get('X-Patch-Box'));
+    if (!box) throw new Error('the patch answer has no X-Patch-Box');
+    return { picture: { frame: sent, patch: await createImageBitmap(body), box }, down: body.size };
   }
 
   async _send(tickTime) {
@@ -103,8 +130,12 @@ export class FrameStreamer {
     this.inFlight += 1;
     this.peakInFlight = Math.max(this.peakInFlight, this.inFlight);
     const settings = this.getSettings();
+    const answer = settings.answer === 'full' ? 'full' : 'patch';
+    let sent = null;
+    let picture = null;
     try {
-      const blob = await this._capture();
+      const [blob, bitmap] = await this._capture(answer === 'patch');
+      sent = bitmap;
       if (!blob) throw new Error('the camera frame could not be encoded');
       this.counts.sent += 1;
       this.onSent?.(tickTime, blob);
@@ -112,7 +143,8 @@ export class FrameStreamer {
         color: settings.color.replace('#', ''),
         intensity: settings.intensity.toFixed(2),
       });
-      const headers = { 'Content-Type': 'image/jpeg', Accept: 'image/jpeg' };
+      if (answer === 'patch') params.set('answer', 'patch');
+      const headers = { 'Content-Type': 'image/jpeg', Accept: ANSWER_TYPES[answer] };
       if (settings.apiKey) headers['x-api-key'] = settings.apiKey;
       if (this.trackState) headers['X-Track-State'] = this.trackState;
       const started = performance.now();
@@ -125,21 +157,24 @@ export class FrameStreamer {
         throw new ApiError(resp.status, body.code || `http_${resp.status}`, body.message || resp.statusText,
           Number(resp.headers.get('Retry-After')) || 0);
       }
-      const tinted = await resp.blob();
+      const answered = await this._picture(resp, sent);
+      picture = answered.picture;
       const rtt = performance.now() - started;
       const state = resp.headers.get('X-Track-State');
       if (this.running && seq > this.lastShownSeq) {
         this.lastShownSeq = seq;
         if (state !== null) this.trackState = state || null;
         this.counts.shown += 1;
-        this.onFrame(tinted, {
-          seq, rtt, sentBlob: blob,
+        this.onFrame(picture, {
+          seq, rtt, sentBlob: blob, answer,
           server: parseFloat(resp.headers.get('X-Processing-Ms')),
           faces: parseInt(resp.headers.get('X-Faces') ?? 'NaN', 10),
           boxes: resp.headers.get('X-Face-Boxes') || '',
           quotaRemaining: resp.headers.get('X-Quota-Remaining'),
-          up: blob.size, down: tinted.size,
+          up: blob.size, down: answered.down,
         });
+        picture = null;  // onFrame owns the bitmaps now
+        sent = null;
       }
       if (this.failing) {
         this.failing = false;
@@ -156,6 +191,10 @@ export class FrameStreamer {
       if (this.running) this.onError?.(err);
     } finally {
       this.inFlight -= 1;
+      // an answer not shown (too late, or stopped) releases the frame kept for it
+      sent?.close();
+      picture?.frame?.close();
+      picture?.patch?.close();
     }
   }
 }

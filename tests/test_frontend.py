@@ -59,17 +59,19 @@ def wait_frames(page, more: int, timeout_s: float = 60) -> int:
     return int(number(page, "frames-shown"))
 
 
-def shown_and_sent(page) -> tuple[np.ndarray, np.ndarray, dict]:
-    """After Stop: the tinted frame on screen and the camera frame that produced it."""
+def shown_and_sent(page) -> tuple[bytes, bytes, dict]:
+    """After Stop: the picture on screen (the sent frame with the patch drawn over it, read losslessly as
+    PNG) and the camera frame (JPEG) that produced it."""
     data = page.evaluate("""async () => {
         const toB64 = async (blob) => {
             const bytes = new Uint8Array(await blob.arrayBuffer());
             let s = ''; for (const b of bytes) s += String.fromCharCode(b); return btoa(s);
         };
-        const img = document.getElementById('tinted');
-        const shown = await (await fetch(img.src)).blob();
+        const canvas = document.getElementById('tinted');
+        const shown = await new Promise((resolve) => canvas.toBlob(resolve, 'image/png'));
         return {shown: await toB64(shown), sent: await toB64(window.tintcamLastSentFrame()),
-                faces: img.dataset.faces, width: img.naturalWidth, height: img.naturalHeight};
+                faces: canvas.dataset.faces, answer: canvas.dataset.answer, patchBox: canvas.dataset.patchBox,
+                width: canvas.width, height: canvas.height};
     }""")
     return base64.b64decode(data["shown"]), base64.b64decode(data["sent"]), data
 
@@ -210,19 +212,83 @@ def test_wrong_key_shows_the_refusal_and_the_right_key_recovers(page, stack):
     assert good.startswith("tc_")  # `make start` gave the page a development key
 
 
-def test_save_picture_downloads_the_tinted_frame(page, stack, tmp_path):
-    site_url, _, _ = stack
-    start_streaming(page, site_url)
-    wait_frames(page, 3)
-    page.get_by_role("button", name="Stop").click()
-    shown, _, _ = shown_and_sent(page)
-    with page.expect_download() as info:
+def test_save_picture_downloads_the_composite_on_screen(page, stack, tmp_path):
+    site_url, api_url, _ = stack
+    start_streaming(page, site_url, color="#2040d0")
+    page.get_by_label("Intensity").fill("1")
+    for _ in range(8):   # stop on a frame with a face (a few close-up frames have none)
+        wait_frames(page, 3)
+        page.get_by_role("button", name="Stop").click()
+        shown, sent, info = shown_and_sent(page)
+        if info["faces"] != "0":
+            break
+        page.get_by_role("button", name="Start").click()
+    assert info["answer"] == "patch" and info["patchBox"]
+    with page.expect_download() as download_info:
         page.get_by_role("button", name="Save picture").click()
-    download = info.value
+    download = download_info.value
     assert download.suggested_filename.startswith("tintcam-") and download.suggested_filename.endswith(".jpg")
     path = tmp_path / download.suggested_filename
     download.save_as(path)
-    assert path.read_bytes() == shown  # the very frame on screen
+    saved, on_screen = decode(path.read_bytes()), decode(shown)
+    assert saved.shape == on_screen.shape == (480, 640, 3)
+    assert np.abs(saved.astype(int) - on_screen).mean() < 2.5   # the picture on screen, as a JPEG
+    lips = lip_ab(api_url, sent, [decode(sent), saved])
+    assert lips is not None and lips[0][1] - lips[1][1] > 10     # with the lips tinted (b* toward blue)
+
+
+def test_the_page_uses_patch_answers_and_draws_them_over_the_sent_frame(page, stack):
+    """Only the tinted lips come back (WebP, or 204 when no face): the bytes down per frame are a small
+    fraction of the bytes up, and the picture is the sent frame except inside the patch's box."""
+    site_url, api_url, _ = stack
+    answers = []
+
+    def seen(resp):
+        if resp.request.method == "POST" and "/v1/tint" in resp.url:
+            answers.append((resp.request.url, resp.request.headers.get("accept"), resp.status,
+                            resp.headers.get("content-type"), resp.headers.get("x-patch-box")))
+    page.on("response", seen)
+    start_streaming(page, site_url, color="#2040d0")
+    wait_frames(page, 15)
+    for url, accept, status, kind, box in answers:
+        assert "answer=patch" in url and accept == "image/webp"
+        assert (status, kind) == (204, None) or (status == 200 and kind == "image/webp" and box), (status, kind)
+    assert sum(status == 200 for _, _, status, _, _ in answers) >= 0.8 * len(answers)
+    page.wait_for_timeout(1000)
+    text = page.locator("#bytes-down").inner_text()
+    down = float(text.split()[0]) * (1024 if text.endswith("KB") else 1)
+    text = page.locator("#bytes-up").inner_text()
+    up = float(text.split()[0]) * (1024 if text.endswith("KB") else 1)
+    assert 0 < down * 10 < up, (up, down)
+    assert number(page, "rate-down") * 10 < number(page, "rate-up")
+    for _ in range(8):
+        page.get_by_role("button", name="Stop").click()
+        shown, sent, info = shown_and_sent(page)
+        if info["patchBox"]:
+            break
+        page.get_by_role("button", name="Start").click()
+        wait_frames(page, 3)
+    x, y, w, h = map(int, info["patchBox"].split(","))
+    picture, frame = decode(shown).astype(int), decode(sent).astype(int)
+    outside = np.ones(picture.shape[:2], bool)
+    outside[y:y + h, x:x + w] = False
+    # outside the box: the camera frame itself (the page keeps it unencoded: the JPEG sent differs by its noise)
+    assert np.abs(picture - frame)[outside].mean() < 3
+    assert np.abs(picture - frame)[~outside].mean() > 2 * np.abs(picture - frame)[outside].mean()
+
+
+def test_full_answers_on_request_show_the_whole_tinted_frame(page, stack):
+    """?answer=full asks for whole tinted frames as before patch answers (bench/camera_page.py compares)."""
+    site_url, _, _ = stack
+    accepts = []
+    page.on("request", lambda req: accepts.append((req.url, req.headers.get("accept")))
+            if req.method == "POST" and "/v1/tint" in req.url else None)
+    start_streaming(page, site_url + "?answer=full")
+    wait_frames(page, 4)
+    assert accepts and all("answer=" not in url and accept == "image/jpeg" for url, accept in accepts)
+    page.get_by_role("button", name="Stop").click()
+    shown, sent, info = shown_and_sent(page)
+    assert info["answer"] == "full" and not info["patchBox"] and (info["width"], info["height"]) == (640, 480)
 
 
 def test_a_slow_api_makes_the_page_skip_frames_not_queue_them(page, stack):
