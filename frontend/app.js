@@ -81,9 +81,20 @@ function pickColor(color) {
   }
 }
 
+// Browsers give the camera only to secure contexts: pages served over HTTPS, or from localhost.
+function insecureContextProblem() {
+  if (window.isSecureContext) return '';
+  const port = location.port ? `:${location.port}` : '';
+  return `The camera cannot work on this page: it was opened over plain HTTP (${location.origin}), and browsers `
+    + 'give the camera only to pages served over HTTPS or from localhost. Open the site\'s https:// address '
+    + `instead, or http://localhost${port}${location.pathname} on the computer that serves it. To try it from `
+    + 'a phone, use the deployed https site or an HTTPS tunnel to this one (see the README).';
+}
+
 function cameraProblem(err) {
   if (!navigator.mediaDevices?.getUserMedia) {
-    return 'This page needs camera access, which browsers allow only over HTTPS or on localhost.';
+    return insecureContextProblem()
+      || 'This browser gives no camera access to web pages. Try a current Chrome, Edge, Firefox or Safari.';
   }
   switch (err?.name) {
     case 'NotAllowedError':
@@ -239,6 +250,13 @@ function init() {
   els.stop.addEventListener('click', stop);
   els.save.addEventListener('click', savePicture);
   els.settingsForm.addEventListener('submit', saveSettings);
+  const insecure = insecureContextProblem();
+  if (insecure) {  // said at once, not after a press of Start that cannot work
+    showMessage(insecure);
+    els.start.disabled = true;
+    els.placeholder.textContent = 'No camera on this page: see the message below.';
+    document.body.dataset.camera = 'insecure';
+  }
   setInterval(render, 250);
   loadConfig().then(() => { document.body.dataset.ready = 'true'; });
 }

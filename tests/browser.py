@@ -76,8 +76,8 @@ def local_stack(env: dict | None = None):
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def launch(playwright, y4m: pathlib.Path | None, grant_camera: bool = True):
-    args = list(CHROMIUM_ARGS)
+def launch(playwright, y4m: pathlib.Path | None, grant_camera: bool = True, extra_args: tuple[str, ...] = ()):
+    args = list(CHROMIUM_ARGS) + list(extra_args)
     if y4m is not None:
         args += ["--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={y4m}"]
         if grant_camera:

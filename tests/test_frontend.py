@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
@@ -308,3 +309,33 @@ def test_a_slow_api_makes_the_page_skip_frames_not_queue_them(page, stack):
         assert number(page, "peak-in-flight") == number(page, "max-in-flight") == 3
         assert number(page, "shown-fps") < 6
         assert 600 < number(page, "rtt-p95") < 1500  # bounded: no queue building up behind the cap
+
+
+def test_an_insecure_origin_says_at_once_why_the_camera_cannot_work(playwright, camera, stack):
+    """Opened over plain HTTP from a name other than localhost (as from a phone on the same network), the
+    page is not a secure context and browsers give it no camera: it says so before Start, and what to do.
+    The same page from localhost is a secure context and says nothing."""
+    site_url, _, _ = stack
+    port = urlsplit(site_url).port
+    browser = launch(playwright, camera, extra_args=("--host-resolver-rules=MAP tintcam.test 127.0.0.1",))
+    try:
+        page = browser.new_page()
+        page.goto(f"http://tintcam.test:{port}/")
+        page.wait_for_selector("body[data-ready='true']")
+        assert page.evaluate("window.isSecureContext") is False
+        alert = page.get_by_role("alert")
+        assert alert.is_visible()  # at once, without pressing Start
+        message = alert.inner_text()
+        assert f"plain HTTP (http://tintcam.test:{port})" in message and "HTTPS or from localhost" in message
+        assert f"http://localhost:{port}/" in message and "phone" in message
+        assert page.get_by_role("button", name="Start").is_disabled()
+
+        page.goto(site_url)
+        page.wait_for_selector("body[data-ready='true']")
+        assert page.evaluate("window.isSecureContext") is True
+        assert page.locator("#message").is_hidden() and page.get_by_role("button", name="Start").is_enabled()
+        # before Start: the placeholder, not an empty image
+        assert page.get_by_text("Press Start to see the tinted frames here.").is_visible()
+        assert page.get_by_role("img", name="Tinted frame from the API").is_hidden()
+    finally:
+        browser.close()
