@@ -17,6 +17,14 @@ sys.exit("the API did not start")
 endef
 export WAIT_FOR_API
 
+# The development key `make start` keeps in frontend/config.json, printed for curl and other clients (only
+# this key: nothing else secret is printed).
+define PRINT_KEY
+import json, sys
+print(f"API key (send it as the x-api-key header; kept in {sys.argv[1]}): {json.load(open(sys.argv[1]))['apiKey']}")
+endef
+export PRINT_KEY
+
 
 STAGE ?= prod
 
@@ -42,6 +50,7 @@ start: models
 	$(PY) .chalice/local_server.py local --host 127.0.0.1 --port $(API_PORT) --no-autoreload & \
 	$(PY) -m http.server $(SITE_PORT) --bind 127.0.0.1 --directory frontend >/dev/null 2>&1 & \
 	$(PY) -c "$$WAIT_FOR_API" http://127.0.0.1:$(API_PORT)/health && \
+	$(PY) -c "$$PRINT_KEY" frontend/config.json && \
 	echo "tintcam is running: open http://localhost:$(SITE_PORT)/  (API at http://localhost:$(API_PORT))"; \
 	wait
 

@@ -3,7 +3,11 @@ the local stack started with `make start` as the README says."""
 from __future__ import annotations
 
 import base64
+import json
 import os
+import re
+import shutil
+import subprocess
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -12,7 +16,7 @@ import requests
 
 from chalicelib import lipstick
 from tests.browser import CHROMIUM, launch, local_stack, write_y4m
-from tests.conftest import ARTIFACTS, LANDMARK_HEADERS, VIDEO, decode
+from tests.conftest import ARTIFACTS, LANDMARK_HEADERS, ROOT, VIDEO, decode, need_data
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Chromium not found at {CHROMIUM}")
 
@@ -339,3 +343,26 @@ def test_an_insecure_origin_says_at_once_why_the_camera_cannot_work(playwright, 
         assert page.get_by_role("img", name="Tinted frame from the API").is_hidden()
     finally:
         browser.close()
+
+
+def test_make_start_prints_the_key_the_readmes_first_curl_example_sends(stack, tmp_path):
+    """A newcomer's first request: `make start` prints the development key, and the README's first curl
+    example (run as written, against this stack, with a real photo) sends it and gets a tinted JPEG."""
+    _, api_url, lines = stack
+    key = json.loads((ROOT / "frontend" / "config.json").read_text())["apiKey"]
+    printed = [line for line in lines if line.startswith("API key")]
+    assert printed and printed[0].split()[-1] == key
+    assert not any("STATE_SECRET" in line or "secret" in line.lower() for line in lines)
+    if not shutil.which("curl"):
+        pytest.skip("curl is not installed")
+    readme = (ROOT / "README.md").read_text()
+    example = next(block for block in re.findall(r"```sh\n(.*?)```", readme, re.S) if "curl " in block)
+    assert "x-api-key: $KEY" in example
+    photo = need_data() / "Tom_Cruise_avp_2014_4.jpg"
+    script = (example.replace("http://localhost:8000", api_url).replace("@selfie.jpg", f"@{photo}")
+              .replace("-o tinted.jpg", f"-o {tmp_path / 'tinted.jpg'}"))
+    out = subprocess.run(["bash", "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("HTTP/1.") and " 200 " in out.stdout.splitlines()[0], out.stdout[:500]
+    assert "X-Faces: 1" in out.stdout
+    assert decode((tmp_path / "tinted.jpg").read_bytes()).shape == decode(photo.read_bytes()).shape
