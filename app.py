@@ -110,9 +110,7 @@ def _metered_frame(route: str, process, allowed: tuple[str, ...]):
         return process(body, request.headers.get("content-type"), opts, get_settings())
 
     result, metered = get_meter().run(caller, request.headers.get(metering.IDEMPOTENCY_HEADER), route,
-                                      len(body), work)
-    log.info("%s %dx%d faces=%d ms=%.1f in=%d out=%d key=%s %s", route, result.width, result.height,
-             len(result.faces), result.processing_ms, len(body), len(result.body), caller.key_id, metered.outcome)
+                                      len(body), work)  # the meter writes the frame's log line
     return result, {
         "X-Faces": str(len(result.faces)),
         "X-Processing-Ms": f"{result.processing_ms:.1f}",

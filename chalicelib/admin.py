@@ -6,6 +6,7 @@
     list [--month YYYY-MM]             keys with their usage this month (or that month)
     revoke KEY_ID                      revoke a key (and disable its API Gateway key)
     report [--month YYYY-MM] [--csv]   usage, charge and estimated AWS cost per key for a month
+           [--daily]                   ... or requests and charged frames per key and day
     dev-key --config FILE --api-url U  make sure the local camera page has a working development key
 
 The store is the one the settings name (TINTCAM_METER_STORE, TINTCAM_DB, TINTCAM_METER_TABLE).
@@ -26,6 +27,7 @@ from .store import utcnow
 
 REPORT_COLUMNS = ("key_id", "customer", "revoked", "quota", "frames_charged", "frames_not_charged", "requests",
                   "faces", "server_seconds", "bytes_in", "bytes_out", "charge_usd", "aws_cost_usd")
+DAILY_COLUMNS = ("key_id", "customer", "day", "requests", "frames_charged")
 
 
 def _apigateway():
@@ -112,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("report", help="usage report for a month")
     p.add_argument("--month", default=None, help="YYYY-MM (default: this month, UTC)")
     p.add_argument("--csv", action="store_true", help="CSV instead of a table")
+    p.add_argument("--daily", action="store_true", help="requests and charged frames per key and day")
     p = sub.add_parser("dev-key", help="write a working key for the local camera page")
     p.add_argument("--config", required=True)
     p.add_argument("--api-url", required=True)
@@ -135,8 +138,9 @@ def main(argv: list[str] | None = None) -> int:
             info = revoke(meter, args.key_id)
             print(f"revoked {info['key_id']} ({info['customer']})")
         elif args.command == "report":
-            rows = meter.report(month)
-            print(to_csv(rows, REPORT_COLUMNS) if args.csv else f"usage for {month}\n" + table(rows, REPORT_COLUMNS),
+            rows, columns = (meter.daily(month), DAILY_COLUMNS) if args.daily else (meter.report(month),
+                                                                                   REPORT_COLUMNS)
+            print(to_csv(rows, columns) if args.csv else f"usage for {month}\n" + table(rows, columns),
                   end="" if args.csv else "\n")
         elif args.command == "dev-key":
             outcome = dev_key(meter, args.config, args.api_url)

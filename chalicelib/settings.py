@@ -43,11 +43,23 @@ class Settings:
     meter_table: str = "tintcam-meter"  # the DynamoDB table (env TINTCAM_METER_TABLE)
     usage_plan_id: str = ""             # API Gateway usage plan that new keys join (admin command, on AWS)
     idempotency_ttl_s: int = 86400      # how long an Idempotency-Key is remembered
+    key_cache_s: float = 5.0            # how long a key record read from the store is trusted from memory
+                                        # (0 = read it for every request): a revoked key keeps working up to
+                                        # this long on an instance that read it just before
+    metrics_namespace: str = "tintcam"  # CloudWatch namespace of the per-frame log lines' embedded metrics
+                                        # (by route, never by key); empty = plain JSON lines, no metrics
     price_per_1000_frames: float = 0.50  # what a customer pays per 1,000 charged frames, USD
     lambda_memory_mb: int = 0           # memory the cost estimate assumes; 0 = Lambda's own (or 1769 locally)
     lambda_gb_second_usd: float = 0.0000166667  # AWS Lambda x86 price per GB-second
     lambda_request_usd: float = 0.0000002  # AWS Lambda price per request ($0.20 per million)
     apigw_request_usd: float = 0.0000035   # API Gateway REST API price per request ($3.50 per million)
+    http_api_request_usd: float = 0.000001  # API Gateway HTTP API price per request ($1.00 per million)
+    front_door: str = "rest"            # which API Gateway the function sits behind ("rest" or "http"): the
+                                        # admin report's cost estimate takes that one's request fee
+    dynamodb_write_unit_usd: float = 0.000000625  # DynamoDB on-demand price per write unit ($0.625 per million)
+    dynamodb_read_unit_usd: float = 0.000000125   # DynamoDB on-demand price per read unit ($0.125 per million)
+    data_out_gb_usd: float = 0.09       # data transfer out to the internet, per GB (first 10 TB a month)
+    log_ingest_gb_usd: float = 0.50     # CloudWatch Logs ingestion (standard class), per GB
     state_secret: str = ""              # key that signs X-Track-State; empty = a random one per process (set
                                         # the same value on every Lambda instance so states survive)
     site_origins: str = "http://localhost:8080,http://127.0.0.1:8080"  # comma-separated origins of the camera
@@ -73,8 +85,12 @@ class Settings:
         need(bool(self.db) or self.meter_store != "sqlite", "db", "a file path is needed for the sqlite store")
         need(bool(self.meter_table) or self.meter_store != "dynamodb", "meter_table", "a table name is needed")
         need(self.idempotency_ttl_s > 0, "idempotency_ttl_s", "must be positive")
-        for name in ("price_per_1000_frames", "lambda_gb_second_usd", "lambda_request_usd", "apigw_request_usd"):
+        for name in ("price_per_1000_frames", "lambda_gb_second_usd", "lambda_request_usd", "apigw_request_usd",
+                     "http_api_request_usd", "dynamodb_write_unit_usd", "dynamodb_read_unit_usd", "data_out_gb_usd",
+                     "log_ingest_gb_usd"):
             need(getattr(self, name) >= 0, name, "must not be negative")
+        need(self.front_door in ("rest", "http"), "front_door", "one of rest, http")
+        need(0 <= self.key_cache_s <= 300, "key_cache_s", "between 0 and 300 seconds")
         need(0 <= self.lambda_memory_mb <= 10240, "lambda_memory_mb", "between 0 and 10240")
         need(self.log_level.upper() in ("DEBUG", "INFO", "WARNING", "ERROR"), "log_level",
              "one of DEBUG, INFO, WARNING, ERROR")

@@ -1,9 +1,12 @@
 """Where API keys and usage live, behind one small interface: SQLite locally, DynamoDB on AWS.
 
 Nothing outside this module knows which store is in use (``open_store`` picks it from the settings).
-Every frame is written in one atomic step: the request's event, the month's and the day's totals, and
-the Idempotency-Key if one was sent. The monthly quota is checked inside that same step, so it is never
-exceeded; a replayed Idempotency-Key is answered but not counted again.
+Both keep the same shape: a record per key, and one record per key and month holding the month's
+counters and each day's requests and charged frames (``r01``..``r31``, ``c01``..``c31``), so the
+store grows with keys and months, never with frames. A frame is one atomic write to its month record,
+with the monthly quota checked inside it, so the quota is never exceeded; with an Idempotency-Key the
+write also stores that key (a replay is answered but not counted again). A frame's own details (route,
+status, bytes, server time) are not stored: the meter writes them to the log (``metering``).
 """
 from __future__ import annotations
 
@@ -12,14 +15,16 @@ import random
 import sqlite3
 import threading
 import time
-import uuid
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 
+from . import capacity
 from .errors import StoreUnavailable
 from .settings import Settings
 
 COUNTERS = ("requests", "charged", "not_charged", "faces", "bytes_in", "bytes_out", "server_ms", "billed_ms")
+DAYS = tuple(f"{d:02d}" for d in range(1, 32))
+DAY_COLUMNS = tuple(f"{kind}{d}" for kind in ("r", "c") for d in DAYS)  # requests, charged frames that day
 COUNTED = "counted"
 REPLAY = "replay"
 OVER_QUOTA = "over_quota"
@@ -46,6 +51,14 @@ class Totals:
     bytes_out: int = 0
     server_ms: float = 0.0
     billed_ms: int = 0
+    days: dict = field(default_factory=dict)  # "YYYY-MM-DD" -> (requests, charged frames), days with frames only
+
+    @classmethod
+    def from_record(cls, month: str, values: dict) -> "Totals":
+        """Totals from a month record's columns or attributes (absent ones count as 0)."""
+        days = {f"{month}-{d}": (int(values.get(f"r{d}") or 0), int(values.get(f"c{d}") or 0)) for d in DAYS
+                if values.get(f"r{d}")}
+        return cls(**{c: (float if c == "server_ms" else int)(values.get(c) or 0) for c in COUNTERS}, days=days)
 
 
 @dataclass(frozen=True)
@@ -60,7 +73,6 @@ class FrameEvent:
     server_ms: float = 0.0
     billed_ms: int = 0
     route: str = "/v1/tint"
-    event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     @property
     def month(self) -> str:
@@ -68,12 +80,24 @@ class FrameEvent:
 
     @property
     def day(self) -> str:
-        return self.at.strftime("%Y-%m-%d")
+        return self.at.strftime("%d")
+
+    def refused(self) -> "FrameEvent":
+        """This frame as refused for the quota: recorded with status 429, not charged, no answer sent."""
+        return replace(self, status=429, charged=False, bytes_out=0)
 
     def increments(self) -> dict:
+        """What this frame adds to its month record: the counters and its day's two."""
         return {"requests": 1, "charged": int(self.charged), "not_charged": int(not self.charged),
                 "faces": self.faces, "bytes_in": self.bytes_in, "bytes_out": self.bytes_out,
-                "server_ms": round(self.server_ms, 3), "billed_ms": self.billed_ms}
+                "server_ms": round(self.server_ms, 3), "billed_ms": self.billed_ms,
+                f"r{self.day}": 1, f"c{self.day}": int(self.charged)}
+
+
+@dataclass(frozen=True)
+class Written:
+    outcome: str       # COUNTED, REPLAY (nothing counted) or OVER_QUOTA (recorded as refused, not charged)
+    charged: int       # the month's charged frames after this write
 
 
 class MeterStore:
@@ -83,13 +107,13 @@ class MeterStore:
     def find_key(self, key_hash: str) -> KeyRecord | None: raise NotImplementedError
     def list_keys(self) -> list[KeyRecord]: raise NotImplementedError
     def update_key(self, record: KeyRecord) -> None: raise NotImplementedError
-    def totals(self, key_id: str, period: str) -> Totals: raise NotImplementedError
+    def totals(self, key_id: str, month: str) -> Totals: raise NotImplementedError
     def seen(self, key_id: str, idempotency_key: str, now: float) -> bool: raise NotImplementedError
 
     def record(self, event: FrameEvent, quota: int | None, idempotency_key: str | None,
-               expires: float) -> str:
-        """Count one frame atomically; returns COUNTED, REPLAY (nothing counted) or OVER_QUOTA (the frame
-        was recorded as refused with status 429 and not charged)."""
+               expires: float) -> Written:
+        """Count one frame in one atomic write: COUNTED; REPLAY (the Idempotency-Key was counted before:
+        nothing written); or OVER_QUOTA (the quota was spent: the frame is recorded as refused)."""
         raise NotImplementedError
 
     def find_key_by_id(self, key_id: str) -> KeyRecord | None:
@@ -97,19 +121,15 @@ class MeterStore:
 
 
 # ---------------------------------------------------------------- SQLite
-_SCHEMA = """
+_MONTH_COLUMNS = ", ".join([f"{c} INTEGER NOT NULL DEFAULT 0" for c in COUNTERS if c != "server_ms"]
+                           + ["server_ms REAL NOT NULL DEFAULT 0"]
+                           + [f"{c} INTEGER NOT NULL DEFAULT 0" for c in DAY_COLUMNS])
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS keys (
     key_hash TEXT PRIMARY KEY, key_id TEXT UNIQUE NOT NULL, customer TEXT NOT NULL, quota INTEGER NOT NULL,
     revoked INTEGER NOT NULL DEFAULT 0, created TEXT NOT NULL, apigw_key_id TEXT NOT NULL DEFAULT '');
-CREATE TABLE IF NOT EXISTS totals (
-    key_id TEXT NOT NULL, period TEXT NOT NULL, requests INTEGER NOT NULL DEFAULT 0,
-    charged INTEGER NOT NULL DEFAULT 0, not_charged INTEGER NOT NULL DEFAULT 0, faces INTEGER NOT NULL DEFAULT 0,
-    bytes_in INTEGER NOT NULL DEFAULT 0, bytes_out INTEGER NOT NULL DEFAULT 0, server_ms REAL NOT NULL DEFAULT 0,
-    billed_ms INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (key_id, period));
-CREATE TABLE IF NOT EXISTS events (
-    event_id TEXT PRIMARY KEY, key_id TEXT NOT NULL, at TEXT NOT NULL, route TEXT NOT NULL, status INTEGER NOT NULL,
-    charged INTEGER NOT NULL, faces INTEGER NOT NULL, bytes_in INTEGER NOT NULL, bytes_out INTEGER NOT NULL,
-    server_ms REAL NOT NULL, idempotency_key TEXT);
+CREATE TABLE IF NOT EXISTS months (
+    key_id TEXT NOT NULL, month TEXT NOT NULL, {_MONTH_COLUMNS}, PRIMARY KEY (key_id, month));
 CREATE TABLE IF NOT EXISTS idempotency (
     key_id TEXT NOT NULL, idempotency_key TEXT NOT NULL, expires REAL NOT NULL,
     PRIMARY KEY (key_id, idempotency_key));
@@ -126,8 +146,13 @@ class SQLiteStore(MeterStore):
         folder = os.path.dirname(os.path.abspath(path))
         try:
             os.makedirs(folder, exist_ok=True)
-            self._conn().executescript(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
+            with self._write() as db:
+                fresh = not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'months'").fetchone()
+                for statement in _SCHEMA.split(";"):
+                    db.execute(statement)
+                if fresh:
+                    _carry_over_first_layout(db)
+        except OSError as exc:
             raise StoreUnavailable(f"the meter store cannot be opened: {type(exc).__name__}") from None
 
     def _conn(self) -> sqlite3.Connection:
@@ -202,53 +227,74 @@ class SQLiteStore(MeterStore):
         with self._read() as db:
             return [self._key(r) for r in db.execute("SELECT * FROM keys ORDER BY created, key_id")]
 
-    def totals(self, key_id: str, period: str) -> Totals:
+    def totals(self, key_id: str, month: str) -> Totals:
         with self._read() as db:
-            row = db.execute("SELECT * FROM totals WHERE key_id=? AND period=?", (key_id, period)).fetchone()
-        return Totals(**{c: row[c] for c in COUNTERS}) if row else Totals()
+            row = db.execute("SELECT * FROM months WHERE key_id=? AND month=?", (key_id, month)).fetchone()
+        return Totals.from_record(month, dict(row) if row else {})
 
     def seen(self, key_id: str, idempotency_key: str, now: float) -> bool:
         with self._read() as db:
-            row = db.execute("SELECT expires FROM idempotency WHERE key_id=? AND idempotency_key=?",
-                             (key_id, idempotency_key)).fetchone()
+            return self._seen(db, key_id, idempotency_key, now)
+
+    @staticmethod
+    def _seen(db, key_id: str, idempotency_key: str, now: float) -> bool:
+        row = db.execute("SELECT expires FROM idempotency WHERE key_id=? AND idempotency_key=?",
+                         (key_id, idempotency_key)).fetchone()
         return bool(row) and row["expires"] > now
 
-    def record(self, event: FrameEvent, quota: int | None, idempotency_key: str | None, expires: float) -> str:
+    @staticmethod
+    def _charged(db, key_id: str, month: str) -> int:
+        row = db.execute("SELECT charged FROM months WHERE key_id=? AND month=?", (key_id, month)).fetchone()
+        return row["charged"] if row else 0
+
+    def record(self, event: FrameEvent, quota: int | None, idempotency_key: str | None,
+               expires: float) -> Written:
         now = time.time()
         with self._write() as db:
-            if idempotency_key:
-                row = db.execute("SELECT expires FROM idempotency WHERE key_id=? AND idempotency_key=?",
-                                 (event.key_id, idempotency_key)).fetchone()
-                if row and row["expires"] > now:
-                    return REPLAY
+            if idempotency_key and self._seen(db, event.key_id, idempotency_key, now):
+                return Written(REPLAY, self._charged(db, event.key_id, event.month))
             outcome = COUNTED
-            if event.charged and quota is not None:
-                row = db.execute("SELECT charged FROM totals WHERE key_id=? AND period=?",
-                                 (event.key_id, event.month)).fetchone()
-                if (row["charged"] if row else 0) >= quota:
-                    event, outcome = replace(event, status=429, charged=False, bytes_out=0), OVER_QUOTA
+            if event.charged and quota is not None and self._charged(db, event.key_id, event.month) >= quota:
+                event, outcome = event.refused(), OVER_QUOTA
             inc = event.increments()
-            for period in (event.month, event.day):
-                db.execute(f"INSERT INTO totals (key_id, period, {', '.join(COUNTERS)}) VALUES (?, ?, "
-                           f"{', '.join('?' * len(COUNTERS))}) ON CONFLICT (key_id, period) DO UPDATE SET "
-                           + ", ".join(f"{c} = {c} + excluded.{c}" for c in COUNTERS),
-                           (event.key_id, period, *[inc[c] for c in COUNTERS]))
-            db.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       (event.event_id, event.key_id, event.at.isoformat(), event.route, event.status,
-                        int(event.charged), event.faces, event.bytes_in, event.bytes_out, event.server_ms,
-                        idempotency_key))
+            db.execute(f"INSERT INTO months (key_id, month, {', '.join(inc)}) VALUES (?, ?, "
+                       f"{', '.join('?' * len(inc))}) ON CONFLICT (key_id, month) DO UPDATE SET "
+                       + ", ".join(f"{c} = {c} + excluded.{c}" for c in inc),
+                       (event.key_id, event.month, *inc.values()))
             if idempotency_key and outcome == COUNTED:
                 db.execute("INSERT OR REPLACE INTO idempotency VALUES (?, ?, ?)",
                            (event.key_id, idempotency_key, expires))
             if int(now) % 64 == 0:
                 db.execute("DELETE FROM idempotency WHERE expires < ?", (now,))
-        return outcome
+            return Written(outcome, self._charged(db, event.key_id, event.month))
+
+
+def _carry_over_first_layout(db) -> None:
+    """A file from the first layout (a ``totals`` row per key and month and per key and day, and an
+    ``events`` row per frame) gets its month and day figures copied into ``months``; the old tables are
+    left as they were and no longer written."""
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'totals'").fetchone():
+        return
+    db.execute(f"INSERT INTO months (key_id, month, {', '.join(COUNTERS)}) SELECT key_id, period, "
+               f"{', '.join(COUNTERS)} FROM totals WHERE length(period) = 7")
+    for row in db.execute("SELECT key_id, period, requests, charged FROM totals WHERE length(period) = 10"
+                          ).fetchall():
+        day = row["period"][8:10]
+        db.execute(f"UPDATE months SET r{day} = ?, c{day} = ? WHERE key_id = ? AND month = ?",
+                   (row["requests"], row["charged"], row["key_id"], row["period"][:7]))
 
 
 # ---------------------------------------------------------------- DynamoDB
 class DynamoStore(MeterStore):
-    """One DynamoDB table (pk, sk). Frames are written with TransactWriteItems and conditions:
-    the Idempotency-Key item must not exist (unexpired), the month's charged count must be under quota."""
+    """One DynamoDB table (pk, sk): a key's record (``KEY#<hash>``/``KEY``), its month records
+    (``USAGE#<key id>``/``YYYY-MM``) and, for 24 h, the Idempotency-Keys it sent
+    (``IDEM#<key id>#<idempotency key>``/``IDEM``, removed by DynamoDB's TTL).
+
+    A frame is one ``UpdateItem`` of its month record (counters with ``ADD``, the quota in the
+    ``ConditionExpression``): 1 write unit while the record is under 1 KB, which it stays all month.
+    With an Idempotency-Key, a transaction of two items (the Idempotency-Key, which must not exist
+    unexpired, and the same update): 4 write units, then one consistent read of the month record for
+    the quota left. ``capacity`` counts the units every call costs (``chalicelib.capacity``)."""
 
     @staticmethod
     def create_table(client, table: str) -> None:
@@ -271,14 +317,16 @@ class DynamoStore(MeterStore):
             "dynamodb", config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2}))
         from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
         self._ser, self._de = TypeSerializer(), TypeDeserializer()
+        self.capacity = capacity.CapacityMeter()
+
+    _PASSED_ON = ("TransactionCanceledException", "ConditionalCheckFailedException", "TransactionConflictException")
 
     def _call(self, name: str, **kwargs):
         from botocore.exceptions import BotoCoreError, ClientError
         try:
-            return getattr(self.client, name)(**kwargs)
+            return getattr(self.client, name)(ReturnConsumedCapacity="TOTAL", **kwargs)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("TransactionCanceledException",
-                                                             "ConditionalCheckFailedException"):
+            if exc.response.get("Error", {}).get("Code") in self._PASSED_ON:
                 raise
             raise StoreUnavailable(f"the meter store is unavailable: {exc.response['Error'].get('Code')}") from None
         except BotoCoreError as exc:
@@ -289,6 +337,19 @@ class DynamoStore(MeterStore):
 
     def _plain(self, item: dict) -> dict:
         return {k: self._de.deserialize(v) for k, v in item.items()}
+
+    def _get(self, key: dict) -> dict | None:
+        """One consistent GetItem, its units counted; the item in wire form or None."""
+        resp = self._call("get_item", TableName=self.table, ConsistentRead=True, Key=self._item(key))
+        size = capacity.item_size(resp.get("Item"))
+        self.capacity.add(reads=capacity.read_units(size), items=(size,), response=resp)
+        return resp.get("Item")
+
+    def _put(self, item: dict, condition: str) -> None:
+        wire = self._item(item)
+        resp = self._call("put_item", TableName=self.table, Item=wire, ConditionExpression=condition)
+        size = capacity.item_size(wire)
+        self.capacity.add(writes=capacity.write_units(size), items=(size,), response=resp)
 
     @staticmethod
     def _key_item(record: KeyRecord) -> dict:
@@ -301,19 +362,18 @@ class DynamoStore(MeterStore):
                          apigw_key_id=plain.get("apigw_key_id", ""))
 
     def add_key(self, record: KeyRecord) -> None:
-        self._call("put_item", TableName=self.table, Item=self._item(self._key_item(record)),
-                   ConditionExpression="attribute_not_exists(pk)")
+        self._put(self._key_item(record), "attribute_not_exists(pk)")
 
     def update_key(self, record: KeyRecord) -> None:
-        self._call("put_item", TableName=self.table, Item=self._item(self._key_item(record)),
-                   ConditionExpression="attribute_exists(pk)")
+        self._put(self._key_item(record), "attribute_exists(pk)")
 
     def find_key(self, key_hash: str) -> KeyRecord | None:
-        resp = self._call("get_item", TableName=self.table, ConsistentRead=True,
-                          Key=self._item({"pk": f"KEY#{key_hash}", "sk": "KEY"}))
-        return self._record_from(resp["Item"]) if "Item" in resp else None
+        item = self._get({"pk": f"KEY#{key_hash}", "sk": "KEY"})
+        return self._record_from(item) if item else None
 
     def list_keys(self) -> list[KeyRecord]:
+        """Every key record (a Scan: for the admin command, not for frames; its units are counted from
+        the records it returns, a lower bound, as a Scan also pays for the items it passes over)."""
         records, start = [], None
         while True:
             kwargs = {"TableName": self.table, "FilterExpression": "sk = :k", "ConsistentRead": True,
@@ -321,78 +381,106 @@ class DynamoStore(MeterStore):
             if start:
                 kwargs["ExclusiveStartKey"] = start
             resp = self._call("scan", **kwargs)
+            sizes = [capacity.item_size(i) for i in resp.get("Items", [])]
+            self.capacity.add(reads=capacity.read_units(sum(sizes)), items=tuple(sizes), response=resp)
             records += [self._record_from(i) for i in resp.get("Items", [])]
             start = resp.get("LastEvaluatedKey")
             if not start:
                 return sorted(records, key=lambda r: (r.created, r.key_id))
 
-    def totals(self, key_id: str, period: str) -> Totals:
-        resp = self._call("get_item", TableName=self.table, ConsistentRead=True,
-                          Key=self._item({"pk": f"USAGE#{key_id}", "sk": period}))
-        plain = self._plain(resp.get("Item", {}))
-        return Totals(**{c: (float(plain[c]) if c == "server_ms" else int(plain[c])) for c in COUNTERS
-                         if c in plain})
+    @staticmethod
+    def _month_key(key_id: str, month: str) -> dict:
+        return {"pk": f"USAGE#{key_id}", "sk": month}
+
+    def _month(self, key_id: str, month: str) -> dict:
+        item = self._get(self._month_key(key_id, month))
+        return self._plain(item) if item else {}
+
+    def totals(self, key_id: str, month: str) -> Totals:
+        return Totals.from_record(month, self._month(key_id, month))
 
     def seen(self, key_id: str, idempotency_key: str, now: float) -> bool:
-        resp = self._call("get_item", TableName=self.table, ConsistentRead=True,
-                          Key=self._item({"pk": f"IDEM#{key_id}#{idempotency_key}", "sk": "IDEM"}))
-        return "Item" in resp and float(self._plain(resp["Item"])["expires"]) > now
+        item = self._get({"pk": f"IDEM#{key_id}#{idempotency_key}", "sk": "IDEM"})
+        return bool(item) and float(self._plain(item)["expires"]) > now
 
-    def _transaction(self, event: FrameEvent, quota: int | None, idempotency_key: str | None,
-                     expires: float) -> list[dict]:
-        from decimal import Decimal
+    def _month_update(self, event: FrameEvent, quota: int | None) -> dict:
+        """The month record's update for one frame: every counter with ADD, the quota as its condition
+        when the frame is to be charged."""
         inc = event.increments()
-        names = {f"#{c}": c for c in COUNTERS}
-        values = {f":{c}": self._ser.serialize(Decimal(str(inc[c]))) for c in COUNTERS}
-        update = "ADD " + ", ".join(f"#{c} :{c}" for c in COUNTERS)
-        items = []
-        if idempotency_key:
-            items.append({"Put": {
-                "TableName": self.table,
-                "Item": self._item({"pk": f"IDEM#{event.key_id}#{idempotency_key}", "sk": "IDEM",
-                                    "expires": Decimal(str(expires)), "ttl": int(expires)}),
-                "ConditionExpression": "attribute_not_exists(pk) OR expires < :now",
-                "ExpressionAttributeValues": {":now": {"N": str(time.time())}}}})
-        month = {"Update": {"TableName": self.table,
-                            "Key": self._item({"pk": f"USAGE#{event.key_id}", "sk": event.month}),
-                            "UpdateExpression": update, "ExpressionAttributeNames": names,
-                            "ExpressionAttributeValues": dict(values)}}
+        update = {"TableName": self.table, "Key": self._item(self._month_key(event.key_id, event.month)),
+                  "UpdateExpression": "ADD " + ", ".join(f"#{c} :{c}" for c in inc),
+                  "ExpressionAttributeNames": {f"#{c}": c for c in inc},
+                  "ExpressionAttributeValues": {f":{c}": {"N": str(v)} for c, v in inc.items()}}
         if event.charged and quota is not None:
-            month["Update"]["ConditionExpression"] = "attribute_not_exists(#charged) OR #charged < :quota"
-            month["Update"]["ExpressionAttributeValues"][":quota"] = {"N": str(quota)}
-        items.append(month)
-        items.append({"Update": {"TableName": self.table,
-                                 "Key": self._item({"pk": f"USAGE#{event.key_id}", "sk": event.day}),
-                                 "UpdateExpression": update, "ExpressionAttributeNames": names,
-                                 "ExpressionAttributeValues": dict(values)}})
-        items.append({"Put": {"TableName": self.table, "Item": self._item({
-            "pk": f"EVENT#{event.key_id}#{event.month}", "sk": f"{event.at.isoformat()}#{event.event_id}",
-            "route": event.route, "status": event.status, "charged": event.charged, "faces": event.faces,
-            "bytes_in": event.bytes_in, "bytes_out": event.bytes_out,
-            "server_ms": Decimal(str(round(event.server_ms, 3))), "idempotency_key": idempotency_key or ""})}})
-        return items
+            update["ConditionExpression"] = "attribute_not_exists(#charged) OR #charged < :quota"
+            update["ExpressionAttributeValues"][":quota"] = {"N": str(quota)}
+        return update
 
-    def record(self, event: FrameEvent, quota: int | None, idempotency_key: str | None, expires: float) -> str:
+    def _update_month(self, event: FrameEvent, quota: int | None) -> int:
+        """One conditional UpdateItem; the month's charged frames after it. Raises ClientError
+        ConditionalCheckFailedException when the quota is spent (its units counted all the same)."""
+        from botocore.exceptions import ClientError
+        try:
+            resp = self._call("update_item", **self._month_update(event, quota), ReturnValues="ALL_NEW",
+                              ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                size = capacity.item_size(exc.response.get("Item"))
+                self.capacity.add(writes=capacity.write_units(size), items=(size,), response=exc.response)
+            raise
+        size = capacity.item_size(resp["Attributes"])  # the record after ADD: never smaller than before
+        self.capacity.add(writes=capacity.write_units(size), items=(size,), response=resp)
+        return int(resp["Attributes"]["charged"]["N"])
+
+    def _update_with_idempotency_key(self, event: FrameEvent, quota: int | None, idempotency_key: str,
+                                     expires: float) -> int:
+        """The Idempotency-Key and the month update in one transaction; the month's charged frames after
+        it (one consistent read: a transaction returns no values)."""
+        from decimal import Decimal
+        idem = self._item({"pk": f"IDEM#{event.key_id}#{idempotency_key}", "sk": "IDEM",
+                           "expires": Decimal(str(expires)), "ttl": int(expires)})
+        items = [{"Put": {"TableName": self.table, "Item": idem,
+                          "ConditionExpression": "attribute_not_exists(pk) OR expires < :now",
+                          "ExpressionAttributeValues": {":now": {"N": str(time.time())}}}},
+                 {"Update": {**self._month_update(event, quota), "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}]
+        from botocore.exceptions import ClientError
+        try:
+            resp = self._call("transact_write_items", TransactItems=items)
+        except ClientError as exc:  # counted as if it had been written: an upper bound for a cancelled one
+            reasons = exc.response.get("CancellationReasons") or [{}, {}]
+            self._count_transaction(idem, reasons[1].get("Item"), exc.response)
+            raise
+        month = self._get(self._month_key(event.key_id, event.month))
+        self._count_transaction(idem, month, resp)
+        return int((month or {}).get("charged", {}).get("N", 0))
+
+    def _count_transaction(self, idem: dict, month: dict | None, response: dict) -> None:
+        sizes = (capacity.item_size(idem), capacity.item_size(month))
+        self.capacity.add(writes=sum(capacity.write_units(s, transactional=True) for s in sizes), items=sizes,
+                          response=response)
+
+    def record(self, event: FrameEvent, quota: int | None, idempotency_key: str | None,
+               expires: float) -> Written:
         from botocore.exceptions import ClientError
         for attempt in range(6):
             try:
-                self._call("transact_write_items",
-                           TransactItems=self._transaction(event, quota, idempotency_key, expires))
-                return COUNTED
+                if idempotency_key:
+                    return Written(COUNTED, self._update_with_idempotency_key(event, quota, idempotency_key,
+                                                                              expires))
+                return Written(COUNTED, self._update_month(event, quota))
             except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code")
                 reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-            if idempotency_key and reasons and reasons[0] == "ConditionalCheckFailed":
-                return REPLAY
-            if "ConditionalCheckFailed" in reasons:
-                break
-            if "TransactionConflict" not in reasons:
+            if reasons and reasons[0] == "ConditionalCheckFailed":  # the Idempotency-Key was counted before
+                return Written(REPLAY, int(self._month(event.key_id, event.month).get("charged", 0)))
+            if code == "ConditionalCheckFailedException" or "ConditionalCheckFailed" in reasons:
+                break  # the quota is spent
+            if code != "TransactionConflictException" and "TransactionConflict" not in reasons:
                 raise StoreUnavailable("the meter store could not be written")
-            time.sleep(0.01 * 2 ** attempt * (0.5 + random.random()))  # another writer holds the items
+            time.sleep(0.01 * 2 ** attempt * (0.5 + random.random()))  # another writer holds the record
         else:
             raise StoreUnavailable("the meter store is busy", headers={"Retry-After": "1"})
-        refused = replace(event, status=429, charged=False, bytes_out=0)
-        self._call("transact_write_items", TransactItems=self._transaction(refused, None, None, expires))
-        return OVER_QUOTA
+        return Written(OVER_QUOTA, self._update_month(event.refused(), None))
 
 
 _stores: dict = {}

@@ -67,6 +67,18 @@ def admin_create_key(env: dict, customer: str, quota: int, *extra: str) -> tuple
     return key, key_id
 
 
+def frame_log_lines(log_path: str, key_id: str | None = None) -> list[dict]:
+    """The meter's per-frame JSON lines in a server's output (of one key id if given)."""
+    import json
+    lines = []
+    for text in open(log_path, encoding="utf-8", errors="replace"):
+        if text.startswith("{") and '"outcome"' in text:
+            line = json.loads(text)
+            if key_id is None or line["key_id"] == key_id:
+                lines.append(line)
+    return lines
+
+
 def jpeg_bytes(rgb: np.ndarray, quality: int = 92, **save) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, "JPEG", quality=quality, **save)

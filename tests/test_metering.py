@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import sqlite3
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -12,7 +14,7 @@ import requests
 
 from chalicelib import billing, metering
 from chalicelib import settings as settings_module
-from tests.conftest import admin_create_key, need_data, read, run_admin
+from tests.conftest import admin_create_key, frame_log_lines, need_data, read, run_admin
 from tests.servers import AWS_TEST_ENV, chalice_local, moto_server
 
 FRAME_HEADERS = {"Content-Type": "image/jpeg", "Accept": "image/jpeg"}
@@ -61,18 +63,55 @@ def test_missing_unknown_and_revoked_keys(api, env):
     assert resp.status_code == 403 and resp.json()["code"] == "invalid_api_key"
     resp = tint(base, key="odd key with spaces & ünïcödé"[:20].encode("utf-8").decode("latin-1"))
     assert resp.status_code == 403
-    key, key_id = create_key(env, "soon revoked")
-    assert tint(base, key).status_code == 200
-    out = admin(env, "revoke", key_id)
-    assert out.returncode == 0 and "revoked" in out.stdout
-    resp = tint(base, key)
-    assert resp.status_code == 403 and "revoked" in resp.json()["message"]
     assert requests.get(base + "/v1/usage", timeout=30).status_code == 401
 
 
-def test_frames_are_counted_charged_only_with_faces(api, env):
+def test_a_revoked_key_stops_working_within_the_key_cache_time(api, env):
+    """The server trusts a key record it read for key_cache_s (5 s by default): a key revoked by the
+    admin command (another process) is refused at the latest that long after the server last read it."""
     base, _ = api
-    key, _ = create_key(env, "counting", quota=100)
+    key, key_id = create_key(env, "soon revoked")
+    last_read = time.monotonic()  # the server reads the key during this request, or not at all before
+    assert tint(base, key).status_code == 200
+    out = admin(env, "revoke", key_id)
+    assert out.returncode == 0 and "revoked" in out.stdout
+    while requests.get(base + "/v1/usage", headers={"x-api-key": key}, timeout=30).status_code == 200:
+        assert time.monotonic() - last_read < settings_module.get().key_cache_s + 0.5, "revoked key still works"
+        time.sleep(0.1)
+    resp = tint(base, key)
+    assert resp.status_code == 403 and "revoked" in resp.json()["message"]
+
+
+def test_key_records_are_read_once_per_cache_time(tmp_path):
+    clock = [1000.0]
+    store = metering.open_store(settings_module.load({"TINTCAM_DB": str(tmp_path / "m.sqlite3")}))
+    reads = []
+    find_key = store.find_key
+    store.find_key = lambda digest: reads.append(digest) or find_key(digest)
+    server = metering.Meter(store, settings_module.load({"TINTCAM_KEY_CACHE_S": "5"}), clock=lambda: clock[0])
+    admin_meter = metering.Meter(store, settings_module.load({}))
+    key, record = admin_meter.create_key("cached", 10)
+    for _ in range(20):
+        assert server.authenticate(key) == record
+    assert len(reads) == 1
+    admin_meter.revoke(record.key_id)  # revoked in the store by another process
+    clock[0] += 4.9
+    assert server.authenticate(key) == record  # still trusted from memory ...
+    clock[0] += 0.1
+    with pytest.raises(metering.InvalidApiKey, match="revoked"):  # ... and refused once key_cache_s is over
+        server.authenticate(key)
+    assert len(reads) == 2
+    uncached = metering.Meter(store, settings_module.load({"TINTCAM_KEY_CACHE_S": "0"}))
+    with pytest.raises(metering.InvalidApiKey):
+        uncached.authenticate(key)
+    with pytest.raises(metering.InvalidApiKey):
+        uncached.authenticate(key)
+    assert len(reads) == 4  # key_cache_s=0 reads the key for every request
+
+
+def test_frames_are_counted_charged_only_with_faces(api, env):
+    base, proc = api
+    key, key_id = create_key(env, "counting", quota=100)
     before = usage(base, key)
     assert before["frames_charged"] == 0 and before["quota_remaining"] == 100
     resp = tint(base, key)
@@ -93,6 +132,23 @@ def test_frames_are_counted_charged_only_with_faces(api, env):
     assert after["server_seconds"] > 0
     assert after["charge_usd"] == pytest.approx(settings_module.get().price_per_1000_frames / 1000)
     assert after["quota_remaining"] == 99
+    # each frame left one JSON log line (CloudWatch's embedded metric format), adding up to the same usage
+    lines = frame_log_lines(proc.log_path, key_id)
+    assert sorted(line["status"] for line in lines) == [200, 200, 400, 400]
+    assert len(lines) == after["requests"]
+    for field, figure in (("charged", "frames_charged"), ("faces", "faces"), ("bytes_in", "bytes_in"),
+                          ("bytes_out", "bytes_out")):
+        assert sum(line[field] for line in lines) == after[figure], field
+    assert sum(line["server_ms"] for line in lines) == pytest.approx(after["server_seconds"] * 1000, abs=1)
+    metrics, = {json.dumps(line["_aws"]["CloudWatchMetrics"]) for line in lines}
+    assert json.loads(metrics) == [{"Namespace": "tintcam", "Dimensions": [["route"]], "Metrics": [
+        {"Name": "charged", "Unit": "Count"}, {"Name": "server_ms", "Unit": "Milliseconds"},
+        {"Name": "bytes_out", "Unit": "Bytes"}]}]  # by route, no key dimension
+    assert all(line["route"] == "/v1/tint" and line["outcome"] == "counted" for line in lines)
+    daily = [r for r in csv.DictReader(io.StringIO(admin(env, "report", "--daily", "--csv").stdout))
+             if r["key_id"] == key_id]
+    assert [(r["day"], r["requests"], r["frames_charged"]) for r in daily] == [
+        (metering.utcnow().strftime("%Y-%m-%d"), "4", "1")]
 
 
 def test_idempotency_key_answers_again_but_counts_once(api, env):
@@ -194,7 +250,21 @@ def test_admin_creates_and_disables_api_gateway_keys(env, tmp_path):
 
 def test_price_list_rounds_lambda_duration_up():
     prices = billing.PriceList(price_per_frame=0.0005, memory_mb=1024, gb_second=0.0000166667,
-                               lambda_request=0.0000002, apigw_request=0.0000035)
+                               lambda_request=0.0000002, rest_request=0.0000035, http_request=0.000001)
     assert billing.billed_ms(12.01) == 13 and billing.billed_ms(0.2) == 1
     assert prices.aws_cost(1000, 1) == pytest.approx(0.0000166667 + 0.0000037)
     assert prices.charge(1000) == pytest.approx(0.5)
+    http = billing.PriceList.from_settings(settings_module.load({"TINTCAM_FRONT_DOOR": "http"}))
+    assert http.aws_cost(0, 1_000_000) == pytest.approx(0.20 + 1.00)  # Lambda's and the HTTP API's fees
+
+
+def test_all_in_cost_has_a_line_for_each_part_of_the_bill():
+    prices = billing.PriceList.from_settings(settings_module.load({"TINTCAM_LAMBDA_MEMORY_MB": "1024"}))
+    cost = prices.all_in(requests=1000, billed_ms=30_000, write_units=1000, read_units=10, bytes_out=30_000_000,
+                         log_bytes=500_000, front_door="http")
+    assert cost.lambda_compute == pytest.approx(30 * 0.0000166667)
+    assert (cost.lambda_requests, cost.front_door) == pytest.approx((0.0002, 0.001))
+    assert (cost.dynamodb_writes, cost.dynamodb_reads) == pytest.approx((0.000625, 0.00000125))
+    assert (cost.data_out, cost.logs) == pytest.approx((0.0027, 0.00025))
+    assert cost.total == pytest.approx(0.0005 + 0.0002 + 0.001 + 0.000625 + 0.00000125 + 0.0027 + 0.00025, rel=1e-3)
+    assert prices.all_in(1000, 0, 0, 0, 0, 0, front_door="rest").front_door == pytest.approx(0.0035)
