@@ -3,7 +3,9 @@
 Sends camera-like 640x480 frames (the clip's close-up shot, forth and back so that there is no cut) the
 way the camera page sends them, one after the other with the previous answer's X-Track-State and no
 Idempotency-Key, through the Chalice app in process, metering into DynamoDB: a moto_server this script
-starts, through the very store code that runs on AWS. Then prints, per 1,000 frames:
+starts, through the very store code that runs on AWS. Once with full answers (the whole frame as a
+JPEG), once with patch answers (only the tinted lips as a WebP: the camera page's default). Then
+prints, per 1,000 frames of each:
 
 - Lambda compute: each request's handler time (the app and the meter's calls to the store) rounded up
   to the millisecond, x the configured memory, x the GB-second price;
@@ -29,12 +31,14 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ["TINTCAM_DB"] = os.path.join(tempfile.mkdtemp(prefix="tintcam-cost-"), "meter.sqlite3")
 
 from bench.frame_api import camera_like, clip_frames, to_jpeg  # noqa: E402
+from chalicelib import capacity  # noqa: E402
 from tests.servers import AWS_TEST_ENV, moto_server  # noqa: E402
 
 REKOGNITION_PER_1000 = 1.00
@@ -45,6 +49,8 @@ LAMBDA_LOG_LINES = ("START RequestId: 3f0b5c1e-6a7d-4c1b-9f7e-2b8c1d0e4a5f Versi
                     "REPORT RequestId: 3f0b5c1e-6a7d-4c1b-9f7e-2b8c1d0e4a5f\tDuration: 30.12 ms\t"
                     "Billed Duration: 31 ms\tMemory Size: 1769 MB\tMax Memory Used: 156 MB\t\n")
 TARGETS = {"rest": 0.006, "http": 0.0035}
+# the answer formats: the first Accept value and the query (the camera page asks for patch answers)
+ANSWERS = {"full": ("image/jpeg", ""), "patch": ("image/webp", "?answer=patch")}
 
 
 class CountingOutput:
@@ -75,30 +81,57 @@ def time_calls(obj, name: str) -> list[float]:
     return calls
 
 
-def send_frames(client, key: str, frames: list[bytes], count: int, idempotency: bool) -> dict:
-    """``count`` frames in order, each with the previous answer's tracking state: what each cost."""
-    handler_ms, server_ms, answer_bytes = [], [], 0
-    state = None
+@dataclass
+class Run:
+    """What ``frames`` requests cost, as measured."""
+    frames: int
+    wall_s: float
+    handler_ms: list[float]
+    server_ms: list[float]
+    store_ms: list[float]
+    answer_bytes: int
+    log_bytes: int
+    units: capacity.Usage
+
+    @property
+    def billed_ms(self) -> int:
+        return sum(math.ceil(ms) for ms in self.handler_ms)
+
+    def cost(self, prices, front_door: str):
+        """The whole bill of these frames, line by line (Lambda's own log lines added)."""
+        return prices.all_in(self.frames, self.billed_ms, self.units.write_units, self.units.read_units,
+                             self.answer_bytes, self.log_bytes + self.frames * len(LAMBDA_LOG_LINES), front_door)
+
+
+def measure(client, meter, log: CountingOutput, key: str, frames: list[bytes], count: int, answer: str,
+            idempotency: bool = False) -> Run:
+    """``count`` frames in order, each with the previous answer's tracking state, as the camera page sends
+    them with ``answer`` answers: what they cost."""
+    accept, query = ANSWERS[answer]
+    handler_ms, server_ms, answer_bytes, state = [], [], 0, None
+    meter.store.capacity.reset()
+    log.bytes, stored = 0, len(meter.store.record_ms)
+    started = time.perf_counter()
     for i in range(count):
-        headers = {"Content-Type": "image/jpeg", "Accept": "image/jpeg", "x-api-key": key}
+        headers = {"Content-Type": "image/jpeg", "Accept": accept, "x-api-key": key}
         if state:
             headers["X-Track-State"] = state
         if idempotency:
             headers["Idempotency-Key"] = f"cost-{time.time_ns()}-{i}"
-        started = time.perf_counter()
-        resp = client.http.post("/v1/tint", body=frames[i % len(frames)], headers=headers)
-        handler_ms.append((time.perf_counter() - started) * 1000)
-        assert resp.status_code == 200, resp.body
+        sent = time.perf_counter()
+        resp = client.http.post("/v1/tint" + query, body=frames[i % len(frames)], headers=headers)
+        handler_ms.append((time.perf_counter() - sent) * 1000)
+        assert resp.status_code in (200, 204), resp.body
         state = resp.headers.get("X-Track-State")
         server_ms.append(float(resp.headers["X-Processing-Ms"]))
         answer_bytes += len(resp.body) + sum(len(k) + len(v) + 4 for k, v in resp.headers.items()) + 17
-    return {"handler_ms": handler_ms, "server_ms": server_ms, "answer_bytes": answer_bytes,
-            "billed_ms": sum(math.ceil(ms) for ms in handler_ms)}
+    return Run(count, time.perf_counter() - started, handler_ms, server_ms, meter.store.record_ms[stored:],
+               answer_bytes, log.bytes, meter.store.capacity.snapshot())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--frames", type=int, default=1000)
+    parser.add_argument("--frames", type=int, default=1000, help="frames per answer format")
     parser.add_argument("--client-frames", type=int, default=200, help="frames sent with an Idempotency-Key")
     args = parser.parse_args()
     out = sys.stdout
@@ -122,63 +155,60 @@ def main() -> None:
             from chalicelib import metering
             meter = metering.get_meter(settings.get())
             key, _ = meter.create_key("cost benchmark", 10_000_000)
-            store_ms = time_calls(meter.store, "record")
+            meter.store.record_ms = time_calls(meter.store, "record")
             with Client(app.app) as client:
-                send_frames(client, key, frames, 5, idempotency=False)  # warm: the model loaded, as on Lambda
-                meter.store.capacity.reset()
-                log.bytes = 0
-                started = time.perf_counter()
-                camera = send_frames(client, key, frames, args.frames, idempotency=False)
-                wall = time.perf_counter() - started
-                camera_units, camera_log = meter.store.capacity.snapshot(), log.bytes
-                camera["store_ms"] = statistics.median(store_ms[-args.frames:])
-                meter.store.capacity.reset()
-                send_frames(client, key, frames, args.client_frames, idempotency=True)
-                client_units = meter.store.capacity.snapshot()
+                measure(client, meter, log, key, frames, 5, "full")  # warm: the model loaded, as on Lambda
+                runs = {answer: measure(client, meter, log, key, frames, args.frames, answer) for answer in ANSWERS}
+                with_key = measure(client, meter, log, key, frames, args.client_frames, "patch", idempotency=True)
         finally:
             sys.stdout = out
-    report(args.frames, wall, camera, camera_units, camera_log, args.client_frames, client_units, meter.prices)
+    report(runs, with_key, meter.prices)
 
 
-def report(n, wall, camera, units, log_bytes, client_n, client_units, prices) -> None:
-    per = 1000 / n
-    log_total = log_bytes + n * len(LAMBDA_LOG_LINES)
-    costs = {door: prices.all_in(n, camera["billed_ms"], units.write_units, units.read_units,
-                                 camera["answer_bytes"], log_total, front_door=door) for door in ("rest", "http")}
-    rest = costs["rest"]
-    print(f"tintcam all-in AWS cost per 1,000 camera frames: {n} frames of 640x480 sent as the camera page sends "
-          f"them (in order, with X-Track-State, no Idempotency-Key), {wall:.1f} s")
-    print(f"  handler time median {statistics.median(camera['handler_ms']):.1f} ms: the app's server time "
-          f"{statistics.median(camera['server_ms']):.1f} ms, the meter's write {camera['store_ms']:.1f} ms (to moto "
-          f"on loopback), Chalice and its test client the rest; Lambda memory {prices.memory_mb} MB")
-    rows = [
-        ("Lambda compute", f"{camera['billed_ms'] / n:.1f} ms billed", rest.lambda_compute),
-        ("Lambda requests", "1 request", rest.lambda_requests),
-        ("DynamoDB writes", f"{units.write_units / n:.2f} write units", rest.dynamodb_writes),
-        ("DynamoDB reads", f"{units.read_units / n:.3f} read units", rest.dynamodb_reads),
-        ("data transfer out", f"{camera['answer_bytes'] / n:,.0f} bytes", rest.data_out),
-        ("CloudWatch Logs", f"{log_total / n:,.0f} bytes", rest.logs),
-        ("front door: API Gateway REST", "1 request", costs["rest"].front_door),
-        ("front door: API Gateway HTTP API", "1 request", costs["http"].front_door),
-    ]
-    print(f"  {'':34} {'per frame':>22}   per 1,000 frames")
-    for name, amount, usd in rows:
-        print(f"  {name:34} {amount:>22}   ${usd * per:.5f}")
+def report(runs: dict[str, Run], with_key: Run, prices) -> None:
+    print("tintcam all-in AWS cost per 1,000 camera frames of 640x480, sent as the camera page sends them "
+          "(in order, with X-Track-State, no Idempotency-Key)")
+    for answer, run in runs.items():
+        print(f"  {answer} answers: {run.frames} frames in {run.wall_s:.1f} s; handler time median "
+              f"{statistics.median(run.handler_ms):.1f} ms: the app's server time "
+              f"{statistics.median(run.server_ms):.1f} ms, the meter's write {statistics.median(run.store_ms):.1f} "
+              "ms (to moto on loopback), Chalice and its test client the rest")
+    costs = {(answer, door): run.cost(prices, door) for answer, run in runs.items() for door in ("rest", "http")}
+    head = "".join(f"{answer + ' answers: per frame':>30} {'per 1,000':>10}" for answer in runs)
+    print(f"  {'':32}{head}")
+
+    def row(name: str, amount, line: str, door: str = "rest") -> None:
+        cells = "".join(f"{amount(run):>30} ${getattr(costs[answer, door], line) * 1000 / run.frames:.5f}"
+                        for answer, run in runs.items())
+        print(f"  {name:32}{cells}")
+    row("Lambda compute", lambda r: f"{r.billed_ms / r.frames:.1f} ms billed at {prices.memory_mb} MB",
+        "lambda_compute")
+    row("Lambda requests", lambda r: "1 request", "lambda_requests")
+    row("DynamoDB writes", lambda r: f"{r.units.write_units / r.frames:.2f} write units", "dynamodb_writes")
+    row("DynamoDB reads", lambda r: f"{r.units.read_units / r.frames:.3f} read units", "dynamodb_reads")
+    row("data transfer out", lambda r: f"{r.answer_bytes / r.frames:,.0f} bytes", "data_out")
+    row("CloudWatch Logs", lambda r: f"{r.log_bytes / r.frames + len(LAMBDA_LOG_LINES):,.0f} bytes", "logs")
+    row("front door: API Gateway REST", lambda r: "1 request", "front_door", "rest")
+    row("front door: HTTP API", lambda r: "1 request", "front_door", "http")
     for door, label in (("rest", "REST"), ("http", "the HTTP API")):
-        total = costs[door].total * per
-        verdict = "met" if total <= TARGETS[door] else "NOT met"
-        print(f"  {'total behind ' + label:34} {'full answers':>22}   ${total:.5f}  "
-              f"(target <= ${TARGETS[door]}: {verdict})")
-    print("  patch answers (issue 15): not on main yet; their line follows when they land")
-    print(f"  largest item written: {units.largest_item} bytes (1 KB = 1 write unit); moto's own ConsumedCapacity "
-          f"said {units.reported_units / n:.2f} units per frame (a constant per call, not the item's size)")
-    dynamodb = prices.all_in(client_n, 0, client_units.write_units, client_units.read_units, 0, 0)
-    print(f"with an Idempotency-Key on every frame (as the Python client sends), {client_n} frames: "
-          f"{client_units.write_units / client_n:.2f} write units + {client_units.read_units / client_n:.2f} read "
-          f"units per frame, DynamoDB ${(dynamodb.dynamodb_writes + dynamodb.dynamodb_reads) * 1000 / client_n:.5f}"
-          " per 1,000")
+        cells = ""
+        for answer, run in runs.items():
+            total = costs[answer, door].total * 1000 / run.frames
+            verdict = f"target <= ${TARGETS[door]}: " + ("met" if total <= TARGETS[door] else "NOT met")
+            cells += f"{verdict:>30} ${total:.5f}"
+        print(f"  {'total behind ' + label:32}{cells}")
+    largest = max(run.units.largest_item for run in runs.values())
+    reported = sum(run.units.reported_units for run in runs.values()) / sum(run.frames for run in runs.values())
+    print(f"  largest item written: {largest} bytes (1 KB = 1 write unit); moto's own ConsumedCapacity said "
+          f"{reported:.2f} units per frame (a constant per call, not the item's size)")
+    dynamodb = with_key.cost(prices, "rest")
+    print(f"with an Idempotency-Key on every frame (as the Python client sends), {with_key.frames} frames: "
+          f"{with_key.units.write_units / with_key.frames:.2f} write units + "
+          f"{with_key.units.read_units / with_key.frames:.2f} read units per frame, DynamoDB "
+          f"${(dynamodb.dynamodb_writes + dynamodb.dynamodb_reads) * 1000 / with_key.frames:.5f} per 1,000")
+    cheapest = min(costs[answer, "http"].total * 1000 / run.frames for answer, run in runs.items())
     print(f"Amazon Rekognition DetectFaces, face detection alone: ${REKOGNITION_PER_1000:.2f} per 1,000 images "
-          f"({REKOGNITION_PER_1000 / (costs['http'].total * per):.0f}x tintcam's all-in cost behind the HTTP API)")
+          f"({REKOGNITION_PER_1000 / cheapest:.0f}x tintcam's all-in cost with patch answers behind the HTTP API)")
 
 
 if __name__ == "__main__":

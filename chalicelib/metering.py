@@ -189,8 +189,9 @@ class Meter:
             self._record(replace(event, status=err.status), None, None, 0.0)
             raise
         charged = len(result.faces) > 0
-        event = replace(event, status=200, charged=charged, faces=len(result.faces), bytes_out=len(result.body),
-                        server_ms=result.processing_ms, billed_ms=billing.billed_ms(result.processing_ms))
+        event = replace(event, status=result.status, charged=charged, faces=len(result.faces),
+                        bytes_out=len(result.body), server_ms=result.processing_ms,
+                        billed_ms=billing.billed_ms(result.processing_ms))
         written = self._record(event, caller.quota, idempotency_key, time.time() + self.settings.idempotency_ttl_s)
         if written.outcome == OVER_QUOTA:
             raise self._quota_exceeded(caller, now)

@@ -151,6 +151,21 @@ def test_frames_are_counted_charged_only_with_faces(api, env):
         (metering.utcnow().strftime("%Y-%m-%d"), "4", "1")]
 
 
+def test_patch_answers_are_metered_with_their_own_status_and_bytes(api, env):
+    base, proc = api
+    key, key_id = create_key(env, "patches", quota=100)
+    h = {"Content-Type": "image/jpeg", "Accept": "image/webp", "x-api-key": key}
+    lips = requests.post(base + "/v1/tint?answer=patch", data=read("Tom_Cruise_avp_2014_4.jpg"), headers=h,
+                         timeout=60)
+    none = requests.post(base + "/v1/tint?answer=patch", data=read("dogs.jpg"), headers=h, timeout=60)
+    assert (lips.status_code, none.status_code) == (200, 204)
+    lines = frame_log_lines(proc.log_path, key_id)
+    assert [(line["status"], line["charged"], line["bytes_out"]) for line in lines] == [
+        (200, 1, len(lips.content)), (204, 0, 0)]
+    u = usage(base, key)
+    assert (u["frames_charged"], u["frames_not_charged"], u["bytes_out"]) == (1, 1, len(lips.content))
+
+
 def test_idempotency_key_answers_again_but_counts_once(api, env):
     base, _ = api
     key, _ = create_key(env, "retrying", quota=100)
