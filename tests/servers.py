@@ -142,20 +142,17 @@ class QuietHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-class Proxy(LoopbackServer):
-    """A loopback HTTP proxy in front of the API, for faults the API itself would not make: it can delay
-    every answer (a slow network) or lose the first POST's answer after the API has handled it (a load
-    balancer's 503). Use as a context manager; ``url`` is its address."""
+class BackgroundServer(LoopbackServer):
+    """A LoopbackServer on a free port, served from a thread while used as a context manager; ``url`` is
+    its address."""
 
     daemon_threads = True
 
-    def __init__(self, target: str, delay: float = 0.0, lose_first_post: bool = False) -> None:
-        self.target, self.delay, self.lose_first_post = target, delay, lose_first_post
-        self.seen_idempotency_keys: list[str | None] = []
-        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+    def __init__(self, handler) -> None:
+        super().__init__(("127.0.0.1", 0), handler)
         self.url = f"http://127.0.0.1:{self.server_address[1]}"
 
-    def __enter__(self) -> "Proxy":
+    def __enter__(self):
         threading.Thread(target=self.serve_forever, daemon=True).start()
         return self
 
@@ -164,7 +161,28 @@ class Proxy(LoopbackServer):
         self.server_close()
 
 
-class _ProxyHandler(QuietHandler):
+class AnsweringHandler(QuietHandler):
+    def _answer(self, status: int, headers: dict, body: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class Proxy(BackgroundServer):
+    """A loopback HTTP proxy in front of the API, for faults the API itself would not make: it can delay
+    every answer (a slow network) or lose the first POST's answer after the API has handled it (a load
+    balancer's 503). Use as a context manager; ``url`` is its address."""
+
+    def __init__(self, target: str, delay: float = 0.0, lose_first_post: bool = False) -> None:
+        self.target, self.delay, self.lose_first_post = target, delay, lose_first_post
+        self.seen_idempotency_keys: list[str | None] = []
+        super().__init__(_ProxyHandler)
+
+
+class _ProxyHandler(AnsweringHandler):
     def _forward(self):
         length = int(self.headers.get("Content-Length", 0))
         body = self.rfile.read(length) if length else None
@@ -181,13 +199,5 @@ class _ProxyHandler(QuietHandler):
         self._answer(resp.status_code, {k: v for k, v in resp.headers.items() if k.lower() not in
                                         ("content-length", "connection", "transfer-encoding", "date", "server")},
                      resp.content)
-
-    def _answer(self, status: int, headers: dict, body: bytes) -> None:
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
     do_GET = do_POST = do_OPTIONS = _forward
