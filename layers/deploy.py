@@ -1,6 +1,7 @@
 """Deploy tintcam to AWS with one command (or tear it down):
 
     .venv/bin/python layers/deploy.py --stage prod            (or: make deploy STAGE=prod)
+    .venv/bin/python layers/deploy.py --stage prod --front-door http       (the cheaper API Gateway kind)
     .venv/bin/python layers/deploy.py --stage prod --domain cam.example.com --certificate-arn arn:aws:acm:us-east-1:…
     .venv/bin/python layers/deploy.py --stage prod --delete   (remove it; --delete-data also drops usage)
 
@@ -14,11 +15,11 @@
    from .chalice/config.json plus both layers, the table, the site's https origin for CORS and the
    state-signing secret);
 6. puts the front door up (layers/front_door.py): a REST API from the Chalice app's own route table with
-   its usage plan;
+   its usage plan (the default), or with --front-door http an HTTP API (payload format 1.0);
 7. uploads the camera site with config.json holding the API address; a redeploy invalidates the
    CloudFront cache;
 8. prints the site and API URLs; what it made is kept in .chalice/deployed/tintcam-<stage>.json
-   (git-ignored), so running it again updates in place (and keeps the domain chosen).
+   (git-ignored), so running it again updates in place (and keeps the front door and domain chosen).
 
 Why boto3 and not `chalice deploy`: the resources Chalice does not make (table, usage plan, site bucket and
 distribution, the model layer from S3) need boto3 anyway, and one boto3 path runs unchanged against any
@@ -232,6 +233,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Deploy tintcam (layers, function, table, API, HTTPS camera site).")
     parser.add_argument("--stage", default="prod", choices=["dev", "prod"])
     parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION"))
+    parser.add_argument("--front-door", choices=front_door.KINDS, default=None,
+                        help="API Gateway REST API (default; API keys and per-key limits at the gateway, "
+                             "$3.50 per million requests) or HTTP API (the app checks the keys; $1.00 per million); "
+                             "default: what the stage has, else rest")
     parser.add_argument("--domain", default=None, help="a custom domain for the camera site (with --certificate-arn; "
                                                        "'' removes it)")
     parser.add_argument("--certificate-arn", default=None, help="the domain's ACM certificate (in us-east-1)")
@@ -248,7 +253,7 @@ def main() -> None:
         return
     if args.domain is not None or args.certificate_arn is not None:
         site.check_domain(args.domain or None, args.certificate_arn or None)
-    front = "rest"
+    front = args.front_door or load_state(args.stage).get("front_door", "rest")
     state = deploy(args.stage, args.region, front, args.domain, args.certificate_arn)
     print(f"tintcam {args.stage} is deployed ({state['unzipped_total'] / 1e6:.1f} MB unzipped of 250 MB):")
     print(f"  camera site: {state['site_url']}/  (CloudFront {state['distribution_id']}, HTTPS only)")

@@ -1,14 +1,29 @@
-"""The API's front door (used by layers/deploy.py): an API Gateway REST API whose resources and methods
-are the Chalice app's routes, `api_key_required` routes checked by API Gateway against API keys, with a
-usage plan (per-key rate limits), Chalice's binary media types and Lambda proxy integrations.
+"""The API's front door (used by layers/deploy.py): API Gateway in front of the function, one of two kinds.
 
-`deploy` returns the API's base URL and records its ids in the deploy state; `remove` deletes it.
+- `rest` (the default): a REST API whose resources and methods are the Chalice app's routes,
+  `api_key_required` routes checked by API Gateway against API keys, with a usage plan (per-key rate
+  limits), Chalice's binary media types and Lambda proxy integrations. $3.50 per million requests.
+- `http`: an HTTP API (apigatewayv2) with one route per Chalice route and method, a Lambda proxy
+  integration with payload format 1.0 (Chalice's handler reads 1.0-shaped events: a 2.0 event has no
+  `requestContext.resourcePath`, so Chalice cannot route it and answers 500), the `$default` stage
+  auto-deployed with stage-wide throttling. HTTP APIs have no API keys or usage plans: the app's own
+  key check (the `x-api-key` header, hashed and looked up in the meter table) is the gate, so a wrong
+  key costs one function call, and rate limits are per stage, not per key. Binary answers need no
+  setting: an HTTP API decodes every answer the function marks `isBase64Encoded` (JPEG frames, WebP
+  patches), whatever the request's Accept. $1.00 per million.
+
+Each kind's deploy returns the API's base URL and records its ids in the deploy state; `remove` deletes
+a kind's resources (when switching front doors, the other one is removed after the new one is up).
 """
 from __future__ import annotations
 
-KINDS = ("rest",)
-PRICE_PER_MILLION = {"rest": 3.50}  # USD per million requests (us-east-1)
-USAGE_PLAN_THROTTLE = {"rateLimit": 20.0, "burstLimit": 40}  # per key
+KINDS = ("rest", "http")
+PRICE_PER_MILLION = {"rest": 3.50, "http": 1.00}  # USD per million requests (us-east-1)
+# Per-key limits of the REST usage plan; stage-wide limits of the HTTP API (all callers together).
+USAGE_PLAN_THROTTLE = {"rateLimit": 20.0, "burstLimit": 40}
+HTTP_STAGE_THROTTLE = {"ThrottlingRateLimit": 200.0, "ThrottlingBurstLimit": 400}
+HTTP_STAGE = "$default"
+HTTP_TIMEOUT_MS = 30000  # an HTTP API's longest wait for its integration (the function may take 30 s)
 
 
 def chalice_app():
@@ -99,17 +114,90 @@ def remove_rest(aws, state: dict) -> None:
     state.pop("api_id", None)
 
 
+# ------------------------------------------------------------------ HTTP API
+def http_route_keys() -> set[str]:
+    """One HTTP API route per Chalice route and method ("POST /v1/tint"): the route's path is what the
+    1.0 event carries as requestContext.resourcePath, which Chalice looks its view up by."""
+    return {f"{method} {path}" for path, methods in chalice_app().routes.items() for method in methods}
+
+
+def deploy_http(aws, name: str, function_arn: str, region: str, state: dict) -> str:
+    """An HTTP API: payload format 1.0 Lambda proxy integration, the app's routes, a throttled $default
+    stage; updated in place on a second run."""
+    gw = aws["apigatewayv2"]
+    api_id = state.get("http_api_id")
+    if api_id:
+        try:
+            gw.get_api(ApiId=api_id)
+        except gw.exceptions.NotFoundException:
+            api_id = None
+    if not api_id:
+        api_id = gw.create_api(Name=name, ProtocolType="HTTP",
+                               Description="tintcam frame API (the app checks the API keys)")["ApiId"]
+    integration = {"IntegrationType": "AWS_PROXY", "IntegrationUri": function_arn, "PayloadFormatVersion": "1.0",
+                   "TimeoutInMillis": HTTP_TIMEOUT_MS}
+    existing = gw.get_integrations(ApiId=api_id).get("Items", [])
+    if existing:
+        integration_id = existing[0]["IntegrationId"]
+        gw.update_integration(ApiId=api_id, IntegrationId=integration_id, **integration)
+    else:
+        integration_id = gw.create_integration(ApiId=api_id, IntegrationMethod="POST",
+                                               **integration)["IntegrationId"]
+    target = f"integrations/{integration_id}"
+    routes = {r["RouteKey"]: r for r in gw.get_routes(ApiId=api_id).get("Items", [])}
+    wanted = http_route_keys()
+    for key in sorted(wanted - set(routes)):
+        gw.create_route(ApiId=api_id, RouteKey=key, Target=target)
+    for key in sorted(set(routes) - wanted):
+        gw.delete_route(ApiId=api_id, RouteId=routes[key]["RouteId"])
+    for key in sorted(wanted & set(routes)):
+        if routes[key].get("Target") != target:
+            gw.update_route(ApiId=api_id, RouteId=routes[key]["RouteId"], Target=target)
+    stages = {s["StageName"]: s for s in gw.get_stages(ApiId=api_id).get("Items", [])}
+    if HTTP_STAGE not in stages:
+        gw.create_stage(ApiId=api_id, StageName=HTTP_STAGE, AutoDeploy=True,
+                        DefaultRouteSettings=HTTP_STAGE_THROTTLE)
+    else:
+        current = stages[HTTP_STAGE]
+        settings = current.get("DefaultRouteSettings", {})
+        if not current.get("AutoDeploy") or any(settings.get(k) != v for k, v in HTTP_STAGE_THROTTLE.items()):
+            gw.update_stage(ApiId=api_id, StageName=HTTP_STAGE, AutoDeploy=True,
+                            DefaultRouteSettings=HTTP_STAGE_THROTTLE)
+    account = function_arn.split(":")[4]
+    _lambda_permission(aws, function_arn, f"apigatewayv2-{api_id}",
+                       f"arn:aws:execute-api:{region}:{account}:{api_id}/*/*")
+    state["http_api_id"] = api_id
+    return f"https://{api_id}.execute-api.{region}.amazonaws.com"
+
+
+def remove_http(aws, state: dict) -> None:
+    gw = aws["apigatewayv2"]
+    if state.get("http_api_id"):
+        try:
+            gw.delete_api(ApiId=state["http_api_id"])
+        except gw.exceptions.NotFoundException:
+            pass
+    state.pop("http_api_id", None)
+
+
 def describe(kind: str) -> str:
-    what = {"rest": "API Gateway REST API, API keys checked at the gateway"}[kind]
+    what = {"rest": "API Gateway REST API, API keys checked at the gateway",
+            "http": "API Gateway HTTP API, API keys checked by the app"}[kind]
     return f"{what}; ${PRICE_PER_MILLION[kind]:.2f} per million requests"
 
 
 def deploy(kind: str, aws, name: str, function_arn: str, region: str, api_stage: str, state: dict) -> str:
-    """Put the front door up."""
-    url = deploy_rest(aws, name, function_arn, region, api_stage, state)
+    """Put the chosen front door up (and take the other kind down if an earlier run made it)."""
+    if kind == "http":
+        url = deploy_http(aws, name, function_arn, region, state)
+        remove_rest(aws, state)
+    else:
+        url = deploy_rest(aws, name, function_arn, region, api_stage, state)
+        remove_http(aws, state)
     state["front_door"] = kind
     return url
 
 
 def remove(aws, state: dict) -> None:
     remove_rest(aws, state)
+    remove_http(aws, state)

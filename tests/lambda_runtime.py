@@ -17,8 +17,9 @@ import threading
 import time
 import uuid
 import zipfile
+from urllib.parse import parse_qs, urlsplit
 
-from tests.servers import LoopbackServer, QuietHandler, free_port, stop
+from tests.servers import AnsweringHandler, BackgroundServer, LoopbackServer, QuietHandler, free_port, stop
 
 RUNTIME_DISTS = ("awslambdaric", "simplejson", "snapshot-restore-py", "boto3", "botocore", "jmespath", "s3transfer",
                  "python-dateutil", "six", "urllib3")
@@ -151,3 +152,78 @@ def peak_memory_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript")
+
+
+def http_api_event(method: str, route_path: str, raw_path: str, body: bytes | None, headers: dict[str, list[str]],
+                   query: dict[str, list[str]], api_id: str = "abcdef1234") -> dict:
+    """An API Gateway HTTP API event in payload format 1.0, as the HTTP API sends it to its Lambda
+    integration: header names lowercased (repeated values joined by commas in `headers`), the route's path
+    as `resource` and `requestContext.resourcePath`, stage `$default`, no API key in the identity, and a
+    body that is not text base64-encoded."""
+    lower: dict[str, list[str]] = {}
+    for name, values in headers.items():
+        lower.setdefault(name.lower(), []).extend(values)
+    content_type = (lower.get("content-type") or [""])[0].lower()
+    text = body is None or content_type.startswith(TEXT_TYPES)
+    now = time.time()
+    return {
+        "version": "1.0", "resource": route_path, "path": raw_path, "httpMethod": method,
+        "headers": {k: ",".join(v) for k, v in lower.items()}, "multiValueHeaders": lower,
+        "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
+        "multiValueQueryStringParameters": query or None,
+        "requestContext": {
+            "accountId": "123456789012", "apiId": api_id, "authorizer": {"claims": None, "scopes": None},
+            "domainName": f"{api_id}.execute-api.us-east-1.amazonaws.com", "domainPrefix": api_id,
+            "extendedRequestId": str(uuid.uuid4()), "httpMethod": method,
+            "identity": {"accessKey": None, "accountId": None, "caller": None, "cognitoAuthenticationProvider": None,
+                         "cognitoAuthenticationType": None, "cognitoIdentityId": None, "cognitoIdentityPoolId": None,
+                         "principalOrgId": None, "sourceIp": "127.0.0.1", "user": None,
+                         "userAgent": ",".join(lower.get("user-agent", [])), "userArn": None},
+            "path": raw_path, "protocol": "HTTP/1.1", "requestId": str(uuid.uuid4()),
+            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "requestTimeEpoch": int(now * 1000), "resourceId": None, "resourcePath": route_path, "stage": "$default"},
+        "pathParameters": None, "stageVariables": None,
+        "body": None if body is None else body.decode() if text else base64.b64encode(body).decode(),
+        "isBase64Encoded": not text,
+    }
+
+
+class HttpApiStandIn(BackgroundServer):
+    """An HTTP API's data plane on loopback, for a deployed API's routes (moto stores an HTTP API but does
+    not serve it): a request matching a route key ("POST /v1/tint") becomes a payload-format-1.0 event for
+    the function behind ``runtime`` (a RuntimeApi), and the function's answer becomes the HTTP answer, its
+    body base64-decoded when marked `isBase64Encoded`; no matching route: 404 {"message": "Not Found"}.
+    Use as a context manager; ``url`` is its address."""
+
+    def __init__(self, route_keys: set[str], runtime: RuntimeApi) -> None:
+        self.route_keys, self.runtime = route_keys, runtime
+        super().__init__(self.Handler)
+
+    class Handler(AnsweringHandler):
+        def _route(self):
+            url = urlsplit(self.path)
+            if f"{self.command} {url.path}" not in self.server.route_keys:
+                self._answer(404, {"Content-Type": "application/json"}, b'{"message":"Not Found"}')
+                return
+            length = int(self.headers.get("Content-Length", 0))
+            body = self.rfile.read(length) if length else None
+            headers: dict[str, list[str]] = {}
+            for name, value in self.headers.items():
+                headers.setdefault(name, []).append(value)
+            event = http_api_event(self.command, url.path, url.path, body, headers, parse_qs(url.query))
+            try:
+                answer = self.server.runtime.invoke(event)
+            except RuntimeError:  # the function failed: what an HTTP API answers then
+                self._answer(500, {"Content-Type": "application/json"}, b'{"message":"Internal Server Error"}')
+                return
+            merged = {k: [v] for k, v in (answer.get("headers") or {}).items()}
+            merged.update(answer.get("multiValueHeaders") or {})
+            raw = answer.get("body") or ""
+            payload = base64.b64decode(raw) if answer.get("isBase64Encoded") else raw.encode()
+            self._answer(answer["statusCode"], {k: ",".join(v) for k, v in merged.items()
+                                                if k.lower() not in ("content-length", "connection")}, payload)
+
+        do_GET = do_POST = do_OPTIONS = do_PUT = do_DELETE = _route

@@ -1,11 +1,13 @@
 """The one deploy command, end to end against moto_server (never AWS): layers from S3, the function, the
-meter table, the REST API with key-required routes and its usage plan, the camera site in a private bucket behind CloudFront; a second run updating in place; then tear-down.
+meter table, the front door (REST API with key-required routes and its usage plan, or an HTTP API), the
+camera site in a private bucket behind CloudFront; a second run updating in place; then tear-down.
 
 moto 5.1 accepts an origin's OriginAccessControlId without returning it and does not enforce Block Public
 Access, so the deploy runs with every AWS request it sends recorded on the way out (botocore's
 `before-send` event) and the tests check what was sent as well as what moto stored."""
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -15,9 +17,12 @@ import xml.etree.ElementTree as ET
 
 import boto3
 import pytest
+import requests
+from PIL import Image
 
-from layers import site
-from tests.conftest import ROOT, admin_create_key, need_data
+from layers import build, front_door, site
+from tests.conftest import ROOT, admin_create_key, decode, need_data, read
+from tests.lambda_runtime import HttpApiStandIn, lambda_function, unpack
 from tests.servers import AWS_TEST_ENV, moto_server
 
 # layers/deploy.py as a user runs it, with each request botocore sends appended to a JSON-lines file.
@@ -239,3 +244,98 @@ def test_deploy_creates_everything_and_delete_removes_it(moto, tmp_path):
     assert state["site_bucket"] not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
     assert "tintcam-prod-meter" in ddb.list_tables()["TableNames"]  # usage data kept unless --delete-data
 
+
+def test_http_front_door_serves_frames_through_its_routes(moto, tmp_path):
+    """--front-door http: an HTTP API with payload format 1.0 and one route per Chalice route; then the
+    real artefacts, with the environment the deploy gave the function, answer real frames sent through
+    those routes (an HTTP API data plane on loopback, as moto stores HTTP APIs but does not serve them)."""
+    endpoint, env, client = moto
+    out, sent = run(env, tmp_path, "--stage", "dev", "--front-door", "http")
+    assert out.returncode == 0, out.stderr[-3000:]
+    state = deployed_state(tmp_path, "dev")
+    v2, gw, lam = client("apigatewayv2"), client("apigateway"), client("lambda")
+    api_id = state["http_api_id"]
+    assert state["front_door"] == "http" and state["api_url"] == f"https://{api_id}.execute-api.us-east-1.amazonaws.com"
+    assert f"API:         {state['api_url']}  (API Gateway HTTP API" in out.stdout
+    assert "TINTCAM_USAGE_PLAN_ID" not in out.stdout  # no usage plan: the app checks the keys
+    assert v2.get_api(ApiId=api_id)["ProtocolType"] == "HTTP"
+    assert not gw.get_rest_apis()["items"] and not gw.get_usage_plans()["items"]
+    fn = lam.get_function(FunctionName="tintcam-dev")["Configuration"]
+    integration, = v2.get_integrations(ApiId=api_id)["Items"]
+    assert integration["IntegrationType"] == "AWS_PROXY" and integration["IntegrationUri"] == fn["FunctionArn"]
+    assert integration["PayloadFormatVersion"] == "1.0"
+    assert json.loads(sent("CreateIntegration")[0]["body"])["payloadFormatVersion"] == "1.0"
+    routes = v2.get_routes(ApiId=api_id)["Items"]
+    route_keys = {r["RouteKey"] for r in routes}
+    assert route_keys == front_door.http_route_keys() and len(routes) == len(route_keys)
+    assert {"POST /v1/tint", "OPTIONS /v1/tint", "POST /v1/landmarks", "GET /v1/usage", "GET /health"} <= route_keys
+    assert {r["Target"] for r in routes} == {f"integrations/{integration['IntegrationId']}"}
+    stage, = v2.get_stages(ApiId=api_id)["Items"]
+    assert stage["StageName"] == "$default" and stage["AutoDeploy"] is True
+    assert stage["DefaultRouteSettings"]["ThrottlingRateLimit"] == front_door.HTTP_STAGE_THROTTLE["ThrottlingRateLimit"]
+    assert stage["DefaultRouteSettings"]["ThrottlingBurstLimit"] == front_door.HTTP_STAGE_THROTTLE["ThrottlingBurstLimit"]
+    permission = json.loads(lam.get_policy(FunctionName="tintcam-dev")["Policy"])["Statement"]
+    assert any(api_id in json.dumps(p.get("Condition")) for p in permission)  # API Gateway may invoke it
+    check_site(client, sent, state)
+
+    key, _ = admin_create_key({**env, "TINTCAM_METER_STORE": "dynamodb", "TINTCAM_METER_TABLE": "tintcam-dev-meter"},
+                              "http front door", 10)
+    folders = unpack(build.BUILD / "dev", tmp_path / "lambda")
+    function_env = {**AWS_TEST_ENV, "AWS_ENDPOINT_URL": endpoint, **fn["Environment"]["Variables"]}
+    photo = read("Tom_Cruise_avp_2014_4.jpg")
+    jpeg = {"Content-Type": "image/jpeg", "Accept": "image/jpeg"}
+    with lambda_function(folders, function_env) as (runtime, _, _), HttpApiStandIn(route_keys, runtime) as api:
+        frame = requests.post(api.url + "/v1/tint?color=8E2043", data=photo, headers={**jpeg, "x-api-key": key},
+                              timeout=120)
+        assert frame.status_code == 200, frame.text[:300]
+        assert frame.headers["Content-Type"] == "image/jpeg" and frame.headers["X-Faces"] == "1"
+        tinted = decode(frame.content)  # the binary answer, intact
+        assert tinted.shape == decode(photo).shape and frame.headers["X-Quota-Remaining"] == "9"
+        patch = requests.post(api.url + "/v1/tint?answer=patch&color=8E2043", data=photo, timeout=60,
+                              headers={"Content-Type": "image/jpeg", "Accept": "image/webp", "x-api-key": key})
+        assert patch.status_code == 200 and patch.headers["Content-Type"] == "image/webp"
+        _, _, width, height = map(int, patch.headers["X-Patch-Box"].split(","))
+        lips = Image.open(io.BytesIO(patch.content))  # the WebP patch, intact
+        assert lips.format == "WEBP" and lips.size == (width, height) and lips.mode == "RGBA"
+        points = requests.post(api.url + "/v1/landmarks", data=photo, headers={"Content-Type": "image/jpeg",
+                                                                              "x-api-key": key}, timeout=60)
+        assert points.status_code == 200 and len(points.json()["faces"][0]["landmarks"]) == 68
+        # the app's own key check is the gate: no key, a wrong key
+        none = requests.post(api.url + "/v1/tint", data=photo, headers=jpeg, timeout=60)
+        assert none.status_code == 401 and none.json()["code"] == "missing_api_key"
+        wrong = requests.post(api.url + "/v1/tint", data=photo, headers={**jpeg, "x-api-key": "tc_" + "q" * 43},
+                              timeout=60)
+        assert wrong.status_code == 403 and wrong.json()["code"] == "invalid_api_key"
+        # the https camera site may call it (CORS preflight through the gateway); another origin may not
+        preflight = requests.options(api.url + "/v1/tint", headers={
+            "Origin": state["site_url"], "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,x-api-key"}, timeout=60)
+        assert preflight.status_code == 204
+        assert preflight.headers["Access-Control-Allow-Origin"] == state["site_url"]
+        other = requests.options(api.url + "/v1/tint", headers={"Origin": "https://evil.example",
+                                                                "Access-Control-Request-Method": "POST"}, timeout=60)
+        assert other.status_code == 403 and "Access-Control-Allow-Origin" not in other.headers
+        assert requests.get(api.url + "/v1/tint", timeout=60).status_code == 404  # no such route at the gateway
+        usage = requests.get(api.url + "/v1/usage", headers={"x-api-key": key}, timeout=60).json()
+        assert usage["frames_charged"] == usage["requests"] == 3  # the three frames, counted in DynamoDB
+        # why payload format 1.0: a 2.0 event (what a function URL sends) is one Chalice cannot route
+        answer = runtime.invoke({"version": "2.0", "routeKey": "POST /v1/tint", "rawPath": "/v1/tint",
+                                 "rawQueryString": "", "headers": {"content-type": "image/jpeg", "x-api-key": key},
+                                 "requestContext": {"http": {"method": "POST", "path": "/v1/tint"},
+                                                    "stage": "$default", "routeKey": "POST /v1/tint"},
+                                 "body": "", "isBase64Encoded": True})
+        assert answer["statusCode"] == 500 and not answer.get("isBase64Encoded")  # no requestContext.resourcePath
+
+    again, sent = run(env, tmp_path, "--stage", "dev")  # a second run keeps the HTTP API, in place
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert deployed_state(tmp_path, "dev")["http_api_id"] == api_id
+    assert not sent("CreateApi") and not sent("CreateRoute") and not sent("DeleteRoute")
+    assert {r["RouteKey"] for r in v2.get_routes(ApiId=api_id)["Items"]} == route_keys
+
+    back, _ = run(env, tmp_path, "--stage", "dev", "--front-door", "rest")  # switching: the other one goes
+    assert back.returncode == 0, back.stderr[-3000:]
+    assert not v2.get_apis()["Items"] and len(gw.get_rest_apis()["items"]) == 1
+
+    gone, _ = run(env, tmp_path, "--stage", "dev", "--delete")
+    assert gone.returncode == 0, gone.stderr[-3000:]
+    assert not gw.get_rest_apis()["items"] and not v2.get_apis()["Items"]
