@@ -38,9 +38,11 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt client/pyproject.toml
 	touch $@
 
 # The model files that load fast (dlib's landmark model as arrays, the saved detector): made once, about
-# 20 s, next to the installed model; a no-op when they are current.
+# 20 s, next to the installed model; and MediaPipe's BlazeFace models, extracted from the mediapipe wheel
+# (sha256 checked). A no-op when they are current.
 models: install
 	@$(PY) -m chalicelib.faces >/dev/null
+	@$(PY) layers/models.py >/dev/null
 
 # Start the API (chalice local) and the camera page together; prints the page's URL. Ctrl-C stops both.
 start: models
@@ -59,6 +61,9 @@ test: models
 
 bench: models
 	$(PY) bench/frame_api.py
+	$(PY) bench/tracking.py
+	$(PY) bench/detectors.py
+	$(PY) bench/lambda_cold_start.py
 
 # Build the Lambda function and layer zips into layers/build/$(STAGE)/.
 layers: install

@@ -2,10 +2,12 @@
 
   model-layer.zip        models/shape_predictor_68_face_landmarks.npz, dlib's 68-point landmark model
                          converted by chalicelib/shape_model.py (loads in about 0.1 s where dlib's parser
-                         takes over a second), and models/frontal_face_detector.svm, dlib's face detector
-                         saved to a file (3 ms to load, not 0.7 s to build); unpacked by Lambda under
-                         /opt, where chalicelib/faces.py looks for them
-  layer-deployment.zip   the native dependencies of requirements.txt (dlib-bin, numpy, Pillow, simplejpeg)
+                         takes over a second), models/frontal_face_detector.svm, dlib's face detector
+                         saved to a file (3 ms to load, not 0.7 s to build), and MediaPipe's BlazeFace
+                         models (models/*.tflite, from the mediapipe wheel by layers/models.py, sha256
+                         checked); unpacked by Lambda under /opt, where chalicelib/faces.py looks for them
+  layer-deployment.zip   the native dependencies of requirements.txt (dlib-bin, ai-edge-litert, numpy,
+                         Pillow, simplejpeg)
                          as manylinux2014 x86_64 wheels for the python3.11 runtime, built by Chalice's
                          automatic layer (`chalice package`), under python/lib/python3.11/site-packages
   deployment.zip         the function: app.py, chalicelib/ and Chalice's runtime
@@ -31,6 +33,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from chalicelib import faces  # noqa: E402
+from layers import models  # noqa: E402
 
 BUILD = ROOT / "layers" / "build"
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
@@ -44,9 +47,11 @@ def model_source() -> pathlib.Path:
 
 def build_model_layer(target: pathlib.Path) -> pathlib.Path:
     converted, detector = faces.prepare(str(model_source()))
+    blazeface_models = models.fetch(BUILD / "blazeface")
     tmp = target.with_suffix(".tmp")
     with zipfile.ZipFile(tmp, "w") as zf:
-        for path, name in ((converted, faces.MODEL_FILE), (detector, faces.DETECTOR_FILE)):
+        for path, name in ((converted, faces.MODEL_FILE), (detector, faces.DETECTOR_FILE),
+                           *((str(p), p.name) for p in blazeface_models)):
             info = zipfile.ZipInfo(f"models/{name}", date_time=FIXED_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16

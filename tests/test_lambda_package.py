@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import hashlib
 import io
 import json
 import os
@@ -13,6 +14,7 @@ import sys
 
 import pytest
 
+from chalicelib import blazeface
 from layers import build
 from tests.conftest import ROOT, decode, need_data, read
 from tests.lambda_runtime import api_gateway_event, folder_size, lambda_function, peak_memory_mb, unpack
@@ -38,9 +40,12 @@ def test_function_and_layers_fit_lambdas_250_mb(artefacts, tmp_path):
     assert task + opt == manifest["unzipped_total"]
     assert task + opt < LAMBDA_LIMIT
     assert (folders["opt"] / "models" / "shape_predictor_68_face_landmarks.npz").stat().st_size > 60_000_000
+    for spec in (blazeface.SHORT_RANGE, blazeface.FULL_RANGE):   # the detector models, as checked when fetched
+        assert hashlib.sha256((folders["opt"] / "models" / spec.file).read_bytes()).hexdigest() == spec.sha256
     site = folders["opt"] / "python" / "lib" / "python3.11" / "site-packages"
     assert not list(site.glob("cv2*")), "OpenCV must not ship to Lambda"
-    assert {p.name for p in site.iterdir()} >= {"numpy", "PIL", "simplejpeg", "dlib"}
+    assert not list(site.glob("mediapipe*")), "only mediapipe's model files ship, not mediapipe"
+    assert {p.name for p in site.iterdir()} >= {"numpy", "PIL", "simplejpeg", "dlib", "ai_edge_litert"}
 
 
 def test_builds_are_reproducible(artefacts):
@@ -76,7 +81,7 @@ def test_server_code_imports_only_what_lambda_gets():
     """Everything app.py and chalicelib/ import: the standard library, the project, Chalice (packaged by
     Chalice), boto3 (in Lambda's runtime) and the packages of requirements.txt, by their import names."""
     lambda_requirements = {"dlib": {"dlib", "_dlib_pybind11"}, "numpy": {"numpy"}, "Pillow": {"PIL"},
-                           "simplejpeg": {"simplejpeg"}}
+                           "simplejpeg": {"simplejpeg"}, "ai-edge-litert": {"ai_edge_litert"}}
     pinned = {line.split("==")[0].replace("dlib-bin", "dlib") for line in
               (ROOT / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")}
     assert pinned == set(lambda_requirements), "requirements.txt changed: update this map"
