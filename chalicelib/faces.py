@@ -1,13 +1,21 @@
-"""Faces and landmarks: the only module that touches dlib.
+"""Faces and landmarks: the one module callers use for them, and the only one that touches dlib.
 
-Public functions take and return numpy arrays and plain tuples; no dlib type leaks out. Faces are found
-by dlib's HOG detector; their 68 points come from dlib's trained model, run by ``shape_model`` (numpy,
-the same points, loaded in a tenth of the time). Both are loaded on first use and cached. dlib is not
-safe to call from several threads at once (``chalice local`` serves requests in threads), so every
-dlib call holds ``_DLIB_LOCK``; the landmark model is read-only numpy and needs no lock.
+Public functions take and return numpy arrays and plain tuples; no dlib or LiteRT type leaks out.
+Faces are found by one of two detectors, chosen by the ``detector`` setting (``TINTCAM_DETECTOR``):
+
+- ``blazeface`` (default): MediaPipe's BlazeFace, run by LiteRT in ``blazeface.py``; its six keypoints
+  give the box the 68-point model expects and the head's roll, so a tilted head's landmarks are found
+  on an upright crop and turned back;
+- ``hog``: dlib's frontal HOG detector on the frame resized for ``min_face``.
+
+Their 68 points come from dlib's trained model, run by ``shape_model`` (numpy, the same points, loaded
+in a tenth of the time). Everything is loaded on first use and cached. dlib and the LiteRT interpreter
+are not safe from several threads at once (``chalice local`` serves requests in threads), so every dlib
+call holds ``_DLIB_LOCK`` and each interpreter its own lock; the landmark model is read-only numpy.
 """
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -15,8 +23,10 @@ import zipfile
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 
-from . import shape_model
+from . import imaging, shape_model
+from . import settings as settings_module
 from .errors import ModelUnavailable
 
 # The 68-point (iBUG 300-W) scheme, named once.
@@ -34,11 +44,45 @@ MODEL_FILE = "shape_predictor_68_face_landmarks.npz"   # dlib's model converted 
 # dlib's frontal face detector, saved to a file: building it with get_frontal_face_detector() takes
 # 0.6-0.8 s (it is embedded compressed), loading the saved copy 3 ms; the detections are the same.
 DETECTOR_FILE = "frontal_face_detector.svm"
+# MediaPipe's BlazeFace models (from the mediapipe wheel: layers/models.py), beside the landmark model.
+BLAZEFACE_FILES = ("face_detection_short_range.tflite", "face_detection_full_range_sparse.tflite")
 # Where the model layer (layers/build.py) puts the files, under the layer root (/opt on Lambda).
 LAYER_MODEL_DIRS = ("models", "")
 # dlib's frontal HOG detector scans an 80x80 window: at scale 1 its boxes are about 80 px wide and up
 # (measured: 73-80 px for the smallest faces it finds), so faces min_face wide need scale 80 / min_face.
 DETECTOR_WINDOW = 80
+
+# BlazeFace's keypoints -> the box dlib's 68-point model was trained on (the HOG detector's box), fitted
+# on the shared photos (bench/box_fit.py): a square centred BOX_DOWN x s below the eyes' midpoint, along
+# the face's own down direction, BOX_SIDE x s wide, where s = eye distance + eyes-to-mouth distance.
+BOX_SIDE = 1.15
+BOX_DOWN = 0.25
+# A head rolled less than this keeps the frame's upright box (dlib's model was trained on such faces);
+# more, and the landmarks are found on an upright crop of the face and turned back.
+UPRIGHT_ROLL = 10.0
+# BlazeFace detections: accepted at once when sure and large in the model's picture; otherwise the
+# short-range model looks again at the face alone, twice (pictures CLOSE_LOOKS x its box wide), which
+# places the keypoints better, and both looks must score CONFIRM or more (on the shared photos every
+# face scored 0.71 and up in both, dogs 0.55 at most in one of them: bench/detectors.py).
+SURE = 0.75
+SURE_SIZE = 32            # px of the model's picture
+CLOSE_LOOKS = (2.0, 3.0)
+CONFIRM = 0.65
+NEAR = 0.35               # the close look's face must have its eyes within NEAR x the box of where they were
+# A face being followed (tracking) is kept while the close look still scores FOLLOW (a blurred or
+# half-lit face drifts down to 0.45 while still a face; dogs and things scored up to 0.59 as new faces).
+FOLLOW = 0.4
+FOLLOW_LOOK = 2.5         # one look at a followed face, in a picture FOLLOW_LOOK x its box wide
+# min_face is the smallest face width looked for; like dlib's HOG (down to about 0.9 x min_face), faces a
+# little smaller are kept: the box made from the keypoints is up to 20% narrower than dlib's on small faces
+SMALLEST = 0.7
+
+# dlib's 68-point model is made for faces seen from the front (up to about 45 degrees turned). A face
+# seen more from the side is not followed: its eye distance under FRONTAL_EYES x the eyes-to-mouth
+# distance, or its nose tip more than FRONTAL_NOSE x the eye distance beside the eyes' midpoint (every
+# face dlib's HOG finds in the shared photos: 0.72 and up, 0.62 at most; the clip's profile: 0.1-0.58, 1-6).
+FRONTAL_EYES = 0.6
+FRONTAL_NOSE = 0.8
 
 _DLIB_LOCK = threading.Lock()
 _LOAD_LOCK = threading.Lock()
@@ -59,10 +103,34 @@ class Face:
         return self.points[INNER_MOUTH]
 
 
+@dataclass(frozen=True)
+class Region:
+    """Where the 68-point model looks for one face: ``box`` (x, y, w, h) as it would be in the frame
+    turned by ``roll`` degrees about the box's centre so that the head is upright (0: the frame's own)."""
+    box: tuple[int, int, int, int]
+    roll: float = 0.0
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        x, y, w, h = self.box
+        return x + (w - 1) / 2.0, y + (h - 1) / 2.0
+
+    def bounds(self) -> tuple[int, int, int, int]:
+        """The upright (x, y, w, h) around the turned box, in frame pixels (the box itself when upright)."""
+        if self.roll == 0.0:
+            return self.box
+        cx, cy = self.centre
+        c, s = abs(math.cos(math.radians(self.roll))), abs(math.sin(math.radians(self.roll)))
+        half_w = (self.box[2] * c + self.box[3] * s) / 2
+        half_h = (self.box[2] * s + self.box[3] * c) / 2
+        return (int(round(cx - half_w)), int(round(cy - half_h)), int(round(2 * half_w)), int(round(2 * half_h)))
+
+
 def resolve_model_path(configured: str = "", layer_root: str = "/opt") -> str:
     """The one place the model is looked for: the setting, else the Lambda layer (under ``layer_root``),
     else the face-recognition-models package's ``.dat`` (development and tests; converted once, next to
-    it, by shape_model; Lambda reads the converted file from the layer)."""
+    it, by shape_model; Lambda reads the converted file from the layer). The detector models are looked
+    for in the same folder."""
     if configured:
         return configured
     for folder in LAYER_MODEL_DIRS:
@@ -86,7 +154,7 @@ def detector_file(model_path: str) -> str:
     return os.path.join(os.path.dirname(model_path), DETECTOR_FILE)
 
 
-def _detector(model_path: str = ""):
+def _hog_detector(model_path: str = ""):
     if "detector" not in _cache:
         with _LOAD_LOCK:
             if "detector" not in _cache:
@@ -104,6 +172,28 @@ def _load_detector(saved: str):
         if detector is not None and detector.num_detectors == 5 and detector.detection_window_width == DETECTOR_WINDOW:
             return detector
     return dlib.get_frontal_face_detector()
+
+
+def _blazeface(spec, model_path: str):
+    """The BlazeFace model of ``spec`` from the landmark model's folder, loaded once."""
+    key = ("blazeface", spec.file, model_path)
+    entry = _cache.get(key)
+    if entry is not None:
+        return entry
+    from . import blazeface
+    folders = [os.path.dirname(model_path)]
+    entry = _cache.get("predictor")
+    if entry is not None and entry[1].path:
+        folders.append(os.path.dirname(entry[1].path))   # beside the converted copy (it may be in /tmp)
+    path = next((p for p in (os.path.join(f, spec.file) for f in folders) if os.path.isfile(p)),
+                os.path.join(folders[0], spec.file))
+    with _LOAD_LOCK:
+        if key not in _cache:
+            try:
+                _cache[key] = blazeface.BlazeFace(path, spec)
+            except (ValueError, OSError, RuntimeError):  # LiteRT says ValueError for a missing or bad file
+                raise _unavailable(path, "missing or corrupt", "face detector") from None
+        return _cache[key]
 
 
 def _predictor(path: str):
@@ -127,15 +217,16 @@ def _predictor(path: str):
         return predictor
 
 
-def _unavailable(path: str, why: str) -> ModelUnavailable:
-    message = f"the landmark model file is {why} ({os.path.basename(path)}); try again later"
+def _unavailable(path: str, why: str, what: str = "landmark model") -> ModelUnavailable:
+    message = f"the {what} file is {why} ({os.path.basename(path)}); try again later"
     _cache["model_error"] = (path, message)
     return ModelUnavailable(message)
 
 
-def load_model(path: str) -> None:
-    """Load the 68-point model and the detector saved beside it now (raises ``ModelUnavailable``)."""
-    _detector(_predictor(path).path)
+def load_model(path: str, detector: str = "") -> None:
+    """Load the 68-point model and the face detector that goes with it now (raises ``ModelUnavailable``)."""
+    _predictor(path)
+    _detector_named(detector).load(path)
 
 
 def model_status(path: str) -> dict:
@@ -146,21 +237,20 @@ def model_status(path: str) -> dict:
         "loaded": entry is not None and entry[0] == path,
         "file": os.path.basename(path),
         "load_seconds": round(_cache.get("model_load_s", 0.0), 3),
-        "error": error if error_path == path else None,
+        "error": error if error_path and os.path.dirname(error_path) == os.path.dirname(path) else None,
     }
 
 
 def detection_scale(min_face: int) -> float:
-    """How much the detector's image is resized so that faces ``min_face`` px wide fill its window."""
+    """How much dlib's HOG detector's image is resized so that faces ``min_face`` px wide fill its window."""
     return DETECTOR_WINDOW / float(min_face)
 
 
+# ----------------------------------------------------------------------------- dlib's HOG detector
 def detect(grey_scaled: np.ndarray, scale: float) -> list[tuple[int, int, int, int]]:
-    """Face boxes (x, y, w, h) in frame pixels, from a grey image that is the frame resized by ``scale``.
-
-    Boxes are not clipped here: the landmark model works best on the detector's own box.
-    """
-    detector = _detector()
+    """dlib's HOG boxes (x, y, w, h) in frame pixels, from a grey image that is the frame resized by
+    ``scale``. Boxes are not clipped here: the landmark model works best on the detector's own box."""
+    detector = _hog_detector()
     with _DLIB_LOCK:
         rects = detector(grey_scaled, 0)
     boxes = []
@@ -175,21 +265,239 @@ def detect(grey_scaled: np.ndarray, scale: float) -> list[tuple[int, int, int, i
 def detect_scored(grey: np.ndarray, adjust_threshold: float = 0.0) -> list[tuple[tuple[int, int, int, int], float]]:
     """Boxes (x, y, w, h in ``grey``'s own pixels) with the detector's scores; a negative
     ``adjust_threshold`` also returns weaker detections (used only near a face that is being followed)."""
-    detector = _detector()
+    detector = _hog_detector()
     with _DLIB_LOCK:
         rects, scores, _ = detector.run(grey, 0, adjust_threshold)
     return [((r.left(), r.top(), r.right() - r.left() + 1, r.bottom() - r.top() + 1), float(score))
             for r, score in zip(rects, scores)]
 
 
-def landmarks(rgb: np.ndarray, box: tuple[int, int, int, int], model_path: str) -> np.ndarray:
-    """The 68 points (float32, frame pixels) for the face in ``box`` of the RGB frame."""
-    return landmarks_of(rgb, [box], model_path)[0]
+def iou(a, b) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    ix = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    iy = max(0, min(ay + ah, by + bh) - max(ay, by))
+    inter = ix * iy
+    union = aw * ah + bw * bh - inter
+    return inter / union if union > 0 else 0.0
 
 
-def landmarks_of(rgb: np.ndarray, boxes: list[tuple[int, int, int, int]], model_path: str) -> np.ndarray:
-    """The 68 points of every face in ``boxes`` (F, 68, 2), computed as one batch."""
-    return _predictor(model_path).predict(rgb, boxes)
+class HogDetector:
+    """dlib's frontal HOG detector: the frame resized so that ``min_face`` fills its 80 px window."""
+    name = "hog"
+    confirm_every = 4        # tracking: frames between looks at a followed face (a look costs a few ms)
+    max_misses = 4           # tracking: failed looks in a row before a face still in view is dropped
+    WEAK_THRESHOLD = -0.6    # near a followed face: turned or partly covered faces
+    SEARCH_MARGIN = 0.5      # the region looked at around a followed face, in box widths
+
+    def load(self, model_path: str) -> None:
+        _hog_detector(model_path)
+
+    def find(self, rgb: np.ndarray, min_face: int, model_path: str) -> list[Region]:
+        scale = detection_scale(min_face)
+        return [Region(box) for box in detect(imaging.grey_scaled(rgb, scale), scale)]
+
+    def near(self, rgb: np.ndarray, region: Region, min_face: int, model_path: str) -> Region | None:
+        """A face near ``region`` in a small search, accepting weaker detections than a full search."""
+        x, y, w, h = region.box
+        margin = self.SEARCH_MARGIN * w
+        x0, y0 = max(0, int(x - margin)), max(0, int(y - margin))
+        x1, y1 = min(rgb.shape[1], int(x + w + margin)), min(rgb.shape[0], int(y + h + margin))
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            return None
+        # Scale so that a face 80% of the followed size fills the detector's window.
+        scale = min(DETECTOR_WINDOW / max(0.8 * w, 1.0), detection_scale(min_face) * 1.5)
+        grey = Image.fromarray(rgb[y0:y1, x0:x1]).convert("L")
+        size = (max(1, round(grey.width * scale)), max(1, round(grey.height * scale)))
+        found = detect_scored(np.asarray(grey.resize(size, Image.BILINEAR)), self.WEAK_THRESHOLD)
+        if not found:
+            return None
+        centre = np.array([x + w / 2, y + h / 2])
+        boxes = [(round(x0 + bx / scale), round(y0 + by / scale), round(bw / scale), round(bh / scale))
+                 for (bx, by, bw, bh), _ in found]
+        best = min(boxes, key=lambda b: np.hypot(*(np.array([b[0] + b[2] / 2, b[1] + b[3] / 2]) - centre)))
+        return Region(best) if iou(best, region.box) > 0.1 or abs(best[2] - w) < 0.5 * w else None
+
+
+# ----------------------------------------------------------------------------- BlazeFace
+def frontal(keypoints: np.ndarray) -> bool:
+    """Whether BlazeFace's keypoints show a face turned little enough for the 68-point model."""
+    from .blazeface import LEFT_EYE, MOUTH, NOSE_TIP, RIGHT_EYE
+    right, left, nose, mouth = (keypoints[i].astype(np.float64) for i in (RIGHT_EYE, LEFT_EYE, NOSE_TIP, MOUTH))
+    eyes = (right + left) / 2
+    distance = float(np.hypot(*(left - right)))
+    aside = abs(float((nose - eyes) @ (left - right))) / max(distance * distance, 1e-6)
+    return distance >= FRONTAL_EYES * float(np.hypot(*(mouth - eyes))) and aside <= FRONTAL_NOSE
+
+
+def region_from_keypoints(keypoints: np.ndarray) -> Region:
+    """The 68-point model's box from BlazeFace's keypoints (see BOX_SIDE), with the head's roll."""
+    from .blazeface import LEFT_EYE, MOUTH, RIGHT_EYE
+    right, left, mouth = (keypoints[i].astype(np.float64) for i in (RIGHT_EYE, LEFT_EYE, MOUTH))
+    eyes = (right + left) / 2
+    across = left - right                                   # the person's right eye is on the image's left
+    roll = math.degrees(math.atan2(across[1], across[0]))
+    down = np.array([-across[1], across[0]]) / max(np.hypot(*across), 1e-6)
+    size = np.hypot(*across) + np.hypot(*(mouth - eyes))
+    cx, cy = eyes + down * (BOX_DOWN * size)
+    side = max(1, int(round(BOX_SIDE * size)))
+    box = (int(round(cx - (side - 1) / 2)), int(round(cy - (side - 1) / 2)), side, side)
+    return Region(box, roll if abs(roll) >= UPRIGHT_ROLL else 0.0)
+
+
+def roll_of(points: np.ndarray) -> float:
+    """The head's roll from its 68 points (the eyes' centres), 0 when under UPRIGHT_ROLL: see Region."""
+    across = points[LEFT_EYE].mean(axis=0) - points[RIGHT_EYE].mean(axis=0)
+    roll = math.degrees(math.atan2(float(across[1]), float(across[0])))
+    return roll if abs(roll) >= UPRIGHT_ROLL else 0.0
+
+
+class BlazeFaceDetector:
+    """MediaPipe's BlazeFace (blazeface.py): the short-range model on the whole frame for camera-sized
+    faces, a pyramid of full-range looks for smaller ones, and a close look with the short-range model
+    at every face that is small in its picture or not sure (keypoints placed better, non-faces dropped)."""
+    name = "blazeface"
+    confirm_every = 2        # tracking: a look costs about a millisecond
+    max_misses = 0           # tracking: a followed face the detector no longer sees is dropped at once
+
+    def load(self, model_path: str) -> None:
+        from .blazeface import SHORT_RANGE
+        _blazeface(SHORT_RANGE, model_path)
+
+    def find(self, rgb: np.ndarray, min_face: int, model_path: str) -> list[Region]:
+        from . import blazeface
+        height, width = rgb.shape[:2]
+        found = []
+        looks = blazeface.plan(width, height, min_face)
+        for spec, area in looks:
+            for detection in _blazeface(spec, model_path).detect(rgb, area):
+                picture_scale = spec.side / max(area[2] - area[0], area[3] - area[1])
+                found.append((detection, detection.box[2] * picture_scale))
+        if len(looks) > 1:                      # tiles: one detection per face, each gets a close look
+            found = [(d, 0.0) for d in blazeface.merge_detections([d for d, _ in found])]
+        regions = []
+        for detection, size in found:
+            if detection.score >= SURE and size >= SURE_SIZE:
+                region = region_from_keypoints(detection.keypoints) if frontal(detection.keypoints) else None
+            else:
+                region = self._close_look(rgb, region_from_keypoints(detection.keypoints), model_path, CONFIRM,
+                                          CLOSE_LOOKS)
+            if region is not None and region.box[2] >= SMALLEST * min_face:
+                regions.append(region)
+        return _distinct(regions)
+
+    def near(self, rgb: np.ndarray, region: Region, min_face: int, model_path: str) -> Region | None:
+        return self._close_look(rgb, region, model_path, FOLLOW, (FOLLOW_LOOK,))
+
+    @staticmethod
+    def _close_look(rgb: np.ndarray, region: Region, model_path: str, threshold: float,
+                    sizes: tuple[float, ...]) -> Region | None:
+        """The short-range model on the face alone, in pictures ``sizes`` x its box wide: the face's region
+        from the keypoints of every look (averaged), or None unless every look sees it frontal, scoring
+        ``threshold`` or more, with its eyes near where they were (not another face in the picture) and
+        its mouth in the frame."""
+        from .blazeface import SHORT_RANGE
+        model = _blazeface(SHORT_RANGE, model_path)
+        cx, cy = region.centre
+        eyes_x, eyes_y = _eyes(region)
+        keypoints = []
+        for size in sizes:
+            half = size * max(region.box[2], region.box[3]) / 2
+            area = (int(round(cx - half)), int(round(cy - half)), int(round(cx + half)), int(round(cy + half)))
+            near = [d for d in model.detect(rgb, area, min_score=threshold)
+                    if np.hypot(d.keypoints[:2, 0].mean() - eyes_x, d.keypoints[:2, 1].mean() - eyes_y)
+                    < NEAR * region.box[2]]
+            if not near:
+                return None
+            keypoints.append(max(near, key=lambda d: d.score).keypoints)
+        mean = np.mean(keypoints, axis=0)
+        from .blazeface import MOUTH
+        height, width = rgb.shape[:2]
+        if not (0 <= mean[MOUTH, 0] < width and 0 <= mean[MOUTH, 1] < height):
+            return None                      # its mouth is out of the frame: nothing to tint there
+        return region_from_keypoints(mean) if frontal(mean) else None
+
+
+def _eyes(region: Region) -> tuple[float, float]:
+    """Where the eyes' midpoint of the face in ``region`` is (region_from_keypoints, backwards)."""
+    cx, cy = region.centre
+    back = BOX_DOWN / BOX_SIDE * region.box[2]
+    angle = math.radians(region.roll)
+    return cx + back * math.sin(angle), cy - back * math.cos(angle)
+
+
+def _distinct(regions: list[Region]) -> list[Region]:
+    """One region per face (two looks at one face can both report it, one box inside the other), in
+    reading order."""
+    kept: list[Region] = []
+    for region in sorted(regions, key=lambda r: -r.box[2]):
+        cx, cy = region.centre
+        if all(iou(region.box, other.box) < 0.4 and not (abs(cx - other.centre[0]) < other.box[2] / 2 and
+                                                         abs(cy - other.centre[1]) < other.box[3] / 2)
+               for other in kept):
+            kept.append(region)
+    return sorted(kept, key=lambda r: (r.box[0], r.box[1]))
+
+
+DETECTORS = {"blazeface": BlazeFaceDetector(), "hog": HogDetector()}
+
+
+def _detector_named(name: str = ""):
+    return DETECTORS[name or settings_module.get().detector]
+
+
+def detector(name: str = ""):
+    """The detector in use (the ``detector`` setting unless ``name`` says): ``find``, ``near`` and the
+    tracking pace (``confirm_every``, ``max_misses``) of one of DETECTORS."""
+    return _detector_named(name)
+
+
+# ----------------------------------------------------------------------------- landmarks
+def landmarks(rgb: np.ndarray, region, model_path: str) -> np.ndarray:
+    """The 68 points (float32, frame pixels) for the face in ``region`` (a Region or an upright box)."""
+    return landmarks_of(rgb, [region], model_path)[0]
+
+
+def landmarks_of(rgb: np.ndarray, regions, model_path: str) -> np.ndarray:
+    """The 68 points of every face in ``regions`` (F, 68, 2): faces upright in the frame as one batch,
+    rolled heads each on an upright crop, their points turned back into the frame."""
+    regions = [r if isinstance(r, Region) else Region(tuple(r)) for r in regions]
+    predictor = _predictor(model_path)
+    points = np.zeros((len(regions), N_POINTS, 2), np.float32)
+    upright = [i for i, r in enumerate(regions) if r.roll == 0.0]
+    if upright:
+        points[upright] = predictor.predict(rgb, [regions[i].box for i in upright])
+    for i, region in enumerate(regions):
+        if region.roll != 0.0:
+            points[i] = _rolled_landmarks(predictor, rgb, region)
+    return points
+
+
+def _rolled_landmarks(predictor, rgb: np.ndarray, region: Region) -> np.ndarray:
+    """The 68 points of a rolled head: the frame around it turned upright (Pillow, bilinear), the model
+    run there on the box, the points turned back."""
+    cx, cy = region.centre
+    side = max(region.box[2], region.box[3])
+    n = int(2 * side) | 1                                   # the crop: twice the box, centre on a pixel
+    half = n // 2
+    angle = math.radians(region.roll)
+    cos, sin = math.cos(angle), math.sin(angle)
+    # the frame around the crop (its turned corners), cut before Pillow sees it
+    reach = int(math.ceil(half * (abs(cos) + abs(sin)))) + 2
+    height, width = rgb.shape[:2]
+    x0, y0 = max(0, int(cx) - reach), max(0, int(cy) - reach)
+    x1, y1 = min(width, int(cx) + reach + 1), min(height, int(cy) + reach + 1)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return np.full((N_POINTS, 2), [cx, cy], np.float32)
+    # crop pixel (u, v) shows the frame at centre + R(roll) (u - half, v - half)
+    ox, oy = cx - x0, cy - y0
+    data = (cos, -sin, ox - cos * half + sin * half, sin, cos, oy - sin * half - cos * half)
+    crop = Image.fromarray(rgb[y0:y1, x0:x1]).transform((n, n), Image.AFFINE, data, resample=Image.BILINEAR)
+    bx = half - (region.box[2] - 1) / 2.0
+    by = half - (region.box[3] - 1) / 2.0
+    upright = predictor.predict(np.asarray(crop), [(bx, by, region.box[2], region.box[3])])[0]
+    u, v = upright[:, 0] - half, upright[:, 1] - half
+    return np.stack([cx + cos * u - sin * v, cy + sin * u + cos * v], axis=1).astype(np.float32)
 
 
 def clip_box(box: tuple[int, int, int, int], width: int, height: int) -> tuple[int, int, int, int]:
@@ -199,14 +507,14 @@ def clip_box(box: tuple[int, int, int, int], width: int, height: int) -> tuple[i
     return x0, y0, max(0, x1 - x0), max(0, y1 - y0)
 
 
-def find_faces(rgb: np.ndarray, grey_scaled: np.ndarray, scale: float, model_path: str) -> list[Face]:
-    """Every face in the frame with its 68 landmarks (the model is loaded first, so a missing model
-    fails the request before any detection work)."""
+def find_faces(rgb: np.ndarray, min_face: int, model_path: str, detector: str = "") -> list[Face]:
+    """Every face at least ``min_face`` px wide in the frame, with its 68 landmarks (the model is loaded
+    first, so a missing model fails the request before any detection work)."""
     _predictor(model_path)
     height, width = rgb.shape[:2]
-    boxes = detect(grey_scaled, scale)
-    points = landmarks_of(rgb, boxes, model_path)
-    return [Face(box=clip_box(box, width, height), points=p) for box, p in zip(boxes, points)]
+    regions = _detector_named(detector).find(rgb, min_face, model_path)
+    points = landmarks_of(rgb, regions, model_path)
+    return [Face(box=clip_box(r.bounds(), width, height), points=p) for r, p in zip(regions, points)]
 
 
 def prepare(source: str) -> tuple[str, str]:

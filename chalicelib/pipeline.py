@@ -80,10 +80,8 @@ def _decoded(body: bytes | None, content_type: str | None, options: TintOptions,
 
 def analyse(body: bytes | None, content_type: str | None, options: TintOptions, settings: Settings) -> tuple:
     """Every face with a full search: returns (rgb, FrameResult without body, timer)."""
-    rgb, scale, model_path, timer = _decoded(body, content_type, options, settings)
-    grey = imaging.grey_scaled(rgb, scale)
-    timer.lap("prepare")
-    faces = face_finder.find_faces(rgb, grey, scale, model_path)
+    rgb, _, model_path, timer = _decoded(body, content_type, options, settings)
+    faces = face_finder.find_faces(rgb, options.min_face, model_path)
     timer.lap("faces")
     return rgb, FrameResult(width=rgb.shape[1], height=rgb.shape[0], faces=faces), timer
 

@@ -35,6 +35,7 @@ class Settings:
     max_min_face: int = 2000            # largest min_face a client may ask for
     model_path: str = ""                # the 68-point model file; empty = resolve (Lambda layer under /opt, else the
                                         # face-recognition-models package)
+    detector: str = "blazeface"         # the face detector: "blazeface" (MediaPipe's, run by LiteRT) or "hog" (dlib's)
     layer_root: str = "/opt"            # where Lambda unpacks layers (the model layer puts models/ there)
     log_level: str = "INFO"             # level of the app's log lines
     meter_store: str = "sqlite"         # where keys and usage live: "sqlite" (local) or "dynamodb" (AWS)
@@ -81,6 +82,7 @@ class Settings:
              "must be between min_quality and max_quality")
         need(1 <= self.min_min_face <= self.default_min_face <= self.max_min_face, "default_min_face",
              "must be between min_min_face and max_min_face")
+        need(self.detector in ("blazeface", "hog"), "detector", "one of blazeface, hog")
         need(self.meter_store in ("sqlite", "dynamodb"), "meter_store", "one of sqlite, dynamodb")
         need(bool(self.db) or self.meter_store != "sqlite", "db", "a file path is needed for the sqlite store")
         need(bool(self.meter_table) or self.meter_store != "dynamodb", "meter_table", "a table name is needed")

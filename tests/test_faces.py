@@ -1,4 +1,5 @@
-"""chalicelib/faces.py on the real photos: every face found, landmarks agree with dlib's reference."""
+"""chalicelib/faces.py on the real photos, with both detectors (BlazeFace, the default, and dlib's HOG):
+every face found, landmarks agree with dlib's reference."""
 from __future__ import annotations
 
 import threading
@@ -7,25 +8,36 @@ import numpy as np
 import pytest
 
 from chalicelib import faces, imaging, options
+from chalicelib import settings as settings_module
 from tests.conftest import read, reference_landmarks
 
 
-def find(name: str, settings, min_face: int):
+def find(name: str, settings, min_face: int, detector: str = ""):
     data = read(name)
     found = imaging.probe(data, settings)
     rgb = imaging.decode(data, found)
-    scale = faces.detection_scale(min_face)
-    return faces.find_faces(rgb, imaging.grey_scaled(rgb, scale), scale,
-                            faces.resolve_model_path(settings.model_path))
+    return faces.find_faces(rgb, min_face, faces.resolve_model_path(settings.model_path), detector)
 
 
-def test_all_43_reference_faces_found_with_lip_landmarks_within_2px(settings):
+DETECTORS = ("blazeface", "hog")
+
+
+def test_blazeface_is_the_default_and_the_setting_is_checked():
+    assert settings_module.load({}).detector == "blazeface"
+    assert settings_module.load({"TINTCAM_DETECTOR": "hog"}).detector == "hog"
+    with pytest.raises(ValueError, match="TINTCAM_DETECTOR"):
+        settings_module.load({"TINTCAM_DETECTOR": "haar"})
+    assert faces.detector().name == "blazeface" and faces.detector("hog").name == "hog"
+
+
+@pytest.mark.parametrize("detector", DETECTORS)
+def test_all_43_reference_faces_found_with_lip_landmarks_within_2px(settings, detector):
     refs = reference_landmarks()
     assert sum(len(v) for v in refs.values()) == 43
     lip_errors = []
     total = 0
     for name, ref_faces in refs.items():
-        found = find(name, settings, min_face=40)
+        found = find(name, settings, min_face=40, detector=detector)
         assert len(found) == len(ref_faces), name
         total += len(found)
         for face in found:
@@ -37,19 +49,23 @@ def test_all_43_reference_faces_found_with_lip_landmarks_within_2px(settings):
     assert max(lip_errors) < 4.0
 
 
-def test_bald_guys_has_24_faces_at_default_min_face(settings):
-    assert len(find("bald_guys.jpg", settings, settings.default_min_face)) == 24
+@pytest.mark.parametrize("detector", DETECTORS)
+@pytest.mark.parametrize("min_face", [40, 120])
+def test_bald_guys_has_24_faces(settings, detector, min_face):
+    assert len(find("bald_guys.jpg", settings, min_face, detector)) == 24
 
 
-@pytest.mark.parametrize("min_face", [40, 100])
-def test_dogs_have_no_human_face(settings, min_face):
-    assert find("dogs.jpg", settings, min_face) == []
+@pytest.mark.parametrize("detector", DETECTORS)
+@pytest.mark.parametrize("min_face", [40, 100, 120])
+def test_dogs_have_no_human_face(settings, min_face, detector):
+    assert find("dogs.jpg", settings, min_face, detector) == []
 
 
-def test_min_face_bounds_what_is_found(settings):
+@pytest.mark.parametrize("detector", DETECTORS)
+def test_min_face_bounds_what_is_found(settings, detector):
     # The 2008_002470 faces are 36-52 px wide: min_face 40 finds them, the selfie default does not.
-    assert len(find("2008_002470.jpg", settings, 40)) == 6
-    assert find("2008_002470.jpg", settings, 120) == []
+    assert len(find("2008_002470.jpg", settings, 40, detector)) == 6
+    assert find("2008_002470.jpg", settings, 120, detector) == []
 
 
 def test_detection_scale_follows_min_face():
@@ -58,8 +74,9 @@ def test_detection_scale_follows_min_face():
     assert faces.detection_scale(160) == 0.5
 
 
-def test_boxes_are_clipped_to_the_frame(settings):
-    for face in find("Tom_Cruise_avp_2014_4.jpg", settings, 100):
+@pytest.mark.parametrize("detector", DETECTORS)
+def test_boxes_are_clipped_to_the_frame(settings, detector):
+    for face in find("Tom_Cruise_avp_2014_4.jpg", settings, 100, detector):
         x, y, w, h = face.box
         assert x >= 0 and y >= 0 and w > 300 and h > 300
         assert x + w <= 565 and y + h <= 800
@@ -67,15 +84,16 @@ def test_boxes_are_clipped_to_the_frame(settings):
         assert face.outer_lips.shape == (12, 2) and face.inner_mouth.shape == (8, 2)
 
 
-def test_concurrent_calls_are_serialised_and_agree(settings):
-    """dlib crashes when shared by threads without a lock; with the module's lock results are stable."""
-    expected = [f.box for f in find("2008_007676.jpg", settings, 40)]
+@pytest.mark.parametrize("detector", DETECTORS)
+def test_concurrent_calls_are_serialised_and_agree(settings, detector):
+    """dlib and LiteRT's interpreter break when shared by threads without a lock; with the locks results are stable."""
+    expected = [f.box for f in find("2008_007676.jpg", settings, 40, detector)]
     results, errors = [], []
 
     def work():
         try:
             for _ in range(3):
-                results.append([f.box for f in find("2008_007676.jpg", settings, 40)])
+                results.append([f.box for f in find("2008_007676.jpg", settings, 40, detector)])
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 

@@ -16,8 +16,7 @@ def tom(settings):
     data = read("Tom_Cruise_avp_2014_4.jpg")  # a wide smile: the teeth show
     found = imaging.probe(data, settings)
     rgb = imaging.decode(data, found)
-    scale = faces.detection_scale(100)
-    face, = faces.find_faces(rgb, imaging.grey_scaled(rgb, scale), scale, faces.resolve_model_path(""))
+    face, = faces.find_faces(rgb, 100, faces.resolve_model_path(""))
     return rgb, face
 
 
