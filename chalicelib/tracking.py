@@ -3,11 +3,13 @@
 Each tint answer carries ``X-Track-State``: a compact binary state (version, frame size, the faces
 being followed: box, smoothed lip points, a tiny thumbnail, misses) signed with an HMAC, base64url.
 A state that is forged, corrupted, from another version or another frame size is ignored, never an
-error. With a valid state the server looks for each known face near where it was (a small search),
-keeps following it through frames where a full detection would miss it (a weaker detection near the
-last position, or a short coast while the face region still looks the same), drops it when it is gone
-(a cut, or several misses), and runs a full search now and then so that new faces are found.
-Lip points are smoothed with a motion-adaptive filter: steady lips hold still, fast moves follow at once.
+error. With a valid state the server runs the landmark model where each known face was, and has the
+detector look at it again often (at the detector's pace: every 2nd frame with BlazeFace, every 4th with
+dlib's HOG), at once when the region stops looking like the face it held (a cut) or the face reaches the
+frame's edge; a face the detector no longer sees there is dropped (BlazeFace: at once; HOG, which misses
+turned faces, after a few misses), and so is a face whose lips are out of the frame, in the same frame.
+A full search runs now and then so that new faces are found. Lip points are smoothed with a
+motion-adaptive filter: steady lips hold still, fast moves follow at once.
 """
 from __future__ import annotations
 
@@ -19,27 +21,25 @@ import struct
 from dataclasses import dataclass, field
 
 import numpy as np
-from PIL import Image
 
 from . import faces as face_finder
-from . import imaging
+from .faces import iou
 from .settings import Settings
 
-VERSION = 1
+VERSION = 2
 MAX_TRACKS = 12
 FULL_SEARCH_EVERY = 20        # frames between full searches while faces are followed (new faces entering)
-CONFIRM_EVERY = 4             # frames between detector confirmations of a followed face
-MAX_MISSES = 4                # failed confirmations in a row before a face is dropped
-WEAK_THRESHOLD = -0.6         # detector threshold near a followed face (turned or partly covered faces)
 SAME_REGION = 0.55            # thumbnail correlation below which a region no longer shows the same face
+AT_EDGE = 0.15                # share of a followed box outside the frame from which it is looked at every frame
+LIPS_IN_VIEW = 0.5            # share of the outer lip points that must be in the frame for a face to count
 THUMB = 6                     # thumbnail side (THUMB x THUMB grey pixels)
-SEARCH_MARGIN = 0.5           # the search region around a followed box, in box widths
 MAC_BYTES = 16
 LIPS = slice(48, 68)
+OUTER_LIPS = slice(48, 60)
 ANCHOR = slice(27, 48)        # nose and eyes: they move with the head, not with speech
 
 _HEADER = struct.Struct(">BHHBB")        # version, width, height, frames since full search, faces
-_TRACK = struct.Struct(">hhHHBB")        # box x, y, w, h, misses, frames since confirmed
+_TRACK = struct.Struct(">hhHHhBB")       # box x, y, w, h, roll (0.1 degree), misses, frames since confirmed
 _N_REL = 43                               # 20 lip points (x, y), the anchor (x, y), the anchor's spread
 _process_secret = secrets.token_bytes(32)
 
@@ -53,6 +53,11 @@ class Track:
     thumb: np.ndarray                     # (THUMB*THUMB,) uint8 grey thumbnail of the box
     misses: int = 0
     since_confirm: int = 0
+    roll: float = 0.0                     # the head's roll, degrees (0: upright enough for the frame's box)
+
+    @property
+    def region(self) -> face_finder.Region:
+        return face_finder.Region(self.box, self.roll)
 
 
 @dataclass
@@ -73,7 +78,8 @@ def encode(state: TrackState, settings: Settings) -> str:
     for t in tracks:
         x, y, w, h = (min(max(int(v), -32768), 32767) for v in t.box)
         w, h = max(1, min(w, 65535)), max(1, min(h, 65535))
-        parts.append(_TRACK.pack(x, y, w, h, min(t.misses, 255), min(t.since_confirm, 255)))
+        roll = min(max(int(round(t.roll * 10)), -1800), 1800)
+        parts.append(_TRACK.pack(x, y, w, h, roll, min(t.misses, 255), min(t.since_confirm, 255)))
         points = np.vstack([t.lips, t.anchor[None, :]]) - np.array([x, y], np.float32)
         rel = np.concatenate([points.reshape(-1), [t.spread]]) / w          # -1..3 box widths -> uint16
         parts.append(np.clip(np.rint((rel + 1.0) * 16384), 0, 65535).astype(">u2").tobytes())
@@ -102,17 +108,17 @@ def decode(token: str | None, settings: Settings, width: int, height: int) -> Tr
         offset = _HEADER.size
         tracks = []
         for _ in range(count):
-            x, y, bw, bh, misses, since_confirm = _TRACK.unpack_from(payload, offset)
+            x, y, bw, bh, roll, misses, since_confirm = _TRACK.unpack_from(payload, offset)
             offset += _TRACK.size
             rel = (np.frombuffer(payload, ">u2", _N_REL, offset).astype(np.float32) / 16384 - 1.0) * bw
             offset += 2 * _N_REL
             thumb = np.frombuffer(payload, np.uint8, THUMB * THUMB, offset).copy()
             offset += THUMB * THUMB
             points = rel[:42].reshape(21, 2) + np.array([x, y], np.float32)
-            if not np.isfinite(points).all() or rel[42] <= 0:
+            if not np.isfinite(points).all() or rel[42] <= 0 or abs(roll) > 1800:
                 return None
             tracks.append(Track(box=(x, y, bw, bh), lips=points[:20], anchor=points[20], spread=float(rel[42]),
-                                thumb=thumb, misses=misses, since_confirm=since_confirm))
+                                thumb=thumb, misses=misses, since_confirm=since_confirm, roll=roll / 10.0))
         if offset != len(payload):
             return None
     except struct.error:
@@ -150,41 +156,6 @@ def similarity(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum() / denom) if denom > 1e-6 else 0.0
 
 
-def iou(a, b) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    ix = max(0, min(ax + aw, bx + bw) - max(ax, bx))
-    iy = max(0, min(ay + ah, by + bh) - max(ay, by))
-    inter = ix * iy
-    union = aw * ah + bw * bh - inter
-    return inter / union if union > 0 else 0.0
-
-
-def search_near(rgb: np.ndarray, box, min_face: int) -> tuple[int, int, int, int] | None:
-    """Look for a face near ``box`` in a small region, accepting weaker detections than a full search."""
-    x, y, w, h = box
-    margin = SEARCH_MARGIN * w
-    x0, y0 = max(0, int(x - margin)), max(0, int(y - margin))
-    x1, y1 = min(rgb.shape[1], int(x + w + margin)), min(rgb.shape[0], int(y + h + margin))
-    if x1 - x0 < 8 or y1 - y0 < 8:
-        return None
-    # Scale so that a face 80% of the followed size fills the detector's window.
-    scale = min(face_finder.DETECTOR_WINDOW / max(0.8 * w, 1.0), face_finder.detection_scale(min_face) * 1.5)
-    region = Image.fromarray(rgb[y0:y1, x0:x1]).convert("L")
-    size = (max(1, round(region.width * scale)), max(1, round(region.height * scale)))
-    found = face_finder.detect_scored(np.asarray(region.resize(size, Image.BILINEAR)), WEAK_THRESHOLD)
-    if not found:
-        return None
-    centre = np.array([x + w / 2, y + h / 2])
-
-    def to_frame(b):
-        bx, by, bw, bh = b
-        return (round(x0 + bx / scale), round(y0 + by / scale), round(bw / scale), round(bh / scale))
-    boxes = [to_frame(b) for b, _ in found]
-    best = min(boxes, key=lambda b: np.hypot(*(np.array([b[0] + b[2] / 2, b[1] + b[3] / 2]) - centre)))
-    return best if iou(best, box) > 0.1 or abs(best[2] - w) < 0.5 * w else None
-
-
 def smooth(previous: np.ndarray, current: np.ndarray, face_width: float) -> np.ndarray:
     """Motion-adaptive exponential smoothing: small moves (jitter) are damped, large moves followed."""
     step = current - previous
@@ -210,67 +181,94 @@ def _moved_box(track: Track, centre: np.ndarray, spread: float) -> tuple[int, in
     return int(round(cx - w / 2)), int(round(cy - h / 2)), max(1, int(round(w))), max(1, int(round(h)))
 
 
+def _outside(box, width: int, height: int) -> float:
+    """The share of ``box`` outside the frame."""
+    x, y, w, h = box
+    inside = max(0, min(width, x + w) - max(0, x)) * max(0, min(height, y + h) - max(0, y))
+    return 1.0 - inside / max(w * h, 1)
+
+
+def lips_in_view(points: np.ndarray, width: int, height: int) -> bool:
+    """Whether at least LIPS_IN_VIEW of the outer lip points lie in the frame."""
+    lips = points[OUTER_LIPS]
+    inside = (lips[:, 0] >= 0) & (lips[:, 0] < width) & (lips[:, 1] >= 0) & (lips[:, 1] < height)
+    return inside.mean() >= LIPS_IN_VIEW
+
+
 def follow(rgb: np.ndarray, state: TrackState | None, min_face: int, model_path: str,
            smoothing: bool = True) -> tuple[list[face_finder.Face], TrackState, bool]:
     """Find this frame's faces using the previous state; returns (faces, the next state, full search?).
 
-    A followed face costs one landmark call: the model runs on the face's last box and the box is
-    carried along with the nose and eyes. Every CONFIRM_EVERY frames, or at once when the region stops
-    looking like the face it held (a cut), a small detector search confirms it; a face that fails
-    MAX_MISSES confirmations in a row, or whose region changed, is dropped. A full search runs when
-    nothing is followed, every FULL_SEARCH_EVERY frames, and in the frame where a face was dropped.
+    A followed face costs one landmark call: the model runs on the face's last region, which is carried
+    along with the nose and eyes. Every ``confirm_every`` frames of the detector, and in every frame
+    while the face is at the frame's edge, the detector looks at it again; a face it no longer sees is
+    dropped (after ``max_misses`` such frames away from the edge), and so is a face whose region stops
+    looking like the face it held (a cut: a new face found there is new) or whose lips are out of the frame.
+    A full search runs when nothing is followed, every FULL_SEARCH_EVERY frames, and in the frame where
+    a face was dropped.
     """
+    detector = face_finder.detector()
     height, width = rgb.shape[:2]
     previous = list(state.tracks) if state else []
     full = not previous or state.since_full + 1 >= FULL_SEARCH_EVERY
-    # (box, previous track or None, misses, since_confirm, landmarks already computed for this box or None)
+    # (region, previous track or None, misses, since_confirm, landmarks already computed for it or None,
+    #  whether the region is the track's own, carried along)
     kept: list[tuple] = []
     dropped = False
     for track in previous:
-        changed = similarity(thumbnail(rgb, track.box), track.thumb) < SAME_REGION
-        if changed or track.since_confirm + 1 >= CONFIRM_EVERY:
-            found = search_near(rgb, track.box, min_face)
+        if similarity(thumbnail(rgb, track.box), track.thumb) < SAME_REGION:
+            dropped = True        # not the face it was (a cut): whatever is there now is a new face
+            continue
+        at_edge = _outside(track.box, width, height) > AT_EDGE
+        if at_edge or track.since_confirm + 1 >= detector.confirm_every:
+            found = detector.near(rgb, track.region, min_face, model_path)
             if found is not None:
-                kept.append((found, track, 0, 0, None))
-            elif not changed and track.misses + 1 <= MAX_MISSES:
-                points = face_finder.landmarks(rgb, track.box, model_path)
-                kept.append((track.box, track, track.misses + 1, 0, points))
+                kept.append((found, track, 0, 0, None, False))
+            elif not at_edge and track.misses < detector.max_misses:
+                points = face_finder.landmarks(rgb, track.region, model_path)
+                kept.append((track.region, track, track.misses + 1, 0, points, True))
             else:
                 dropped = True
         else:
-            points = face_finder.landmarks(rgb, track.box, model_path)
-            kept.append((track.box, track, track.misses, track.since_confirm + 1, points))
+            points = face_finder.landmarks(rgb, track.region, model_path)
+            kept.append((track.region, track, track.misses, track.since_confirm + 1, points, True))
     if full or dropped:
         full = True
-        scale = face_finder.detection_scale(min_face)
-        for box in face_finder.detect(imaging.grey_scaled(rgb, scale), scale):
-            match = max(range(len(kept)), key=lambda i: iou(kept[i][0], box), default=None)
-            if match is not None and iou(kept[match][0], box) > 0.3:
-                kept[match] = (box, kept[match][1], 0, 0, None)   # confirmed by the full search
+        for region in detector.find(rgb, min_face, model_path):
+            match = max(range(len(kept)), key=lambda i: iou(kept[i][0].box, region.box), default=None)
+            if match is not None and iou(kept[match][0].box, region.box) > 0.3:
+                kept[match] = (region, kept[match][1], 0, 0, None, False)   # confirmed by the full search
             else:
-                kept.append((box, None, 0, 0, None))
+                kept.append((region, None, 0, 0, None, False))
+    kept = _without_duplicates(kept)
+    missing = [i for i, entry in enumerate(kept) if entry[4] is None]
+    if missing:   # the faces found or confirmed by the detector in this frame, as one batch
+        computed = face_finder.landmarks_of(rgb, [kept[i][0] for i in missing], model_path)
+        for i, points in zip(missing, computed):
+            kept[i] = (*kept[i][:4], points, kept[i][5])
     found_faces, tracks = [], []
-    for box, track, misses, since_confirm, points in _without_duplicates(kept):
-        if points is None:
-            points = face_finder.landmarks(rgb, box, model_path)
+    for region, track, misses, since_confirm, points, carried in kept:
+        if not lips_in_view(points, width, height):
+            continue                      # the lips left the frame: nothing to tint, not followed
         lips = points[LIPS]
         if track is not None and smoothing:
-            lips = smooth(track.lips, lips, box[2])
+            lips = smooth(track.lips, lips, region.box[2])
             points = points.copy()
             points[LIPS] = lips
-        found_faces.append(face_finder.Face(box=face_finder.clip_box(box, width, height), points=points))
+        found_faces.append(face_finder.Face(box=face_finder.clip_box(region.bounds(), width, height), points=points))
         raw_anchor, spread = _anchor(points)
-        next_box = _moved_box(track, raw_anchor, spread) if track is not None and box is track.box else box
+        next_box = _moved_box(track, raw_anchor, spread) if carried else region.box
+        roll = face_finder.roll_of(points) if carried else region.roll
         tracks.append(Track(box=next_box, lips=lips.astype(np.float32), anchor=raw_anchor, spread=max(spread, 1e-3),
-                            thumb=thumbnail(rgb, next_box), misses=misses, since_confirm=since_confirm))
+                            thumb=thumbnail(rgb, next_box), misses=misses, since_confirm=since_confirm, roll=roll))
     since_full = 0 if full else state.since_full + 1
     return found_faces, TrackState(width=width, height=height, since_full=since_full, tracks=tracks[:MAX_TRACKS]), full
 
 
 def _without_duplicates(pairs):
-    """Two followed boxes on one face: keep the confirmed (fewest misses), then the first."""
+    """Two followed regions on one face: keep the confirmed (fewest misses), then the first."""
     kept = []
     for pair in sorted(pairs, key=lambda p: p[2]):
-        if all(iou(pair[0], other[0]) < 0.5 for other in kept):
+        if all(iou(pair[0].box, other[0].box) < 0.5 for other in kept):
             kept.append(pair)
-    return sorted(kept, key=lambda p: (p[0][0], p[0][1]))
+    return sorted(kept, key=lambda p: (p[0].box[0], p[0].box[1]))

@@ -130,6 +130,61 @@ def test_clip_cuts_drop_faces_and_the_close_up_is_always_tinted(settings, clip):
     # close-up -> audience (cut at 211): every close-up frame tinted, the close-up face not carried over
     results = run(settings, clip[180:225])
     assert all(len(r.faces) >= 1 for r in results[:31])
-    before = results[30].faces[0].box
-    assert all(tracking.iou(before, f.box) < 0.2 for f in results[31].faces)
+    # the first audience frame shows exactly what a search without a state finds there: nothing carried
+    fresh = run(settings, clip[211:212])[0]
+    assert [f.box for f in results[31].faces] == [f.box for f in fresh.faces]
+    assert all(np.array_equal(a.points, b.points) for a, b in zip(results[31].faces, fresh.faces))
     assert sum(len(r.faces) > 0 for r in results[31:]) >= 12  # the audience's faces are found and followed
+
+
+def camera_moving_over(photo: np.ndarray, face_width: int, steps, size=(640, 480)):
+    """A video made from ``photo``: the photo scaled so its face is ``face_width`` px wide, laid on a grey
+    studio backdrop, and a ``size`` camera window that starts with the face in the middle and moves by
+    ``steps`` (dx, dy per frame: panning, tilting). Yields (frame, the face's 68 points in that frame)."""
+    model = faces.resolve_model_path("")
+    face, = faces.find_faces(photo, 100, model, "hog")
+    scale = face_width / face.box[2]
+    scaled = np.asarray(Image.fromarray(photo).resize((round(photo.shape[1] * scale), round(photo.shape[0] * scale)),
+                                                      Image.LANCZOS))
+    width, height = size
+    canvas = np.full((scaled.shape[0] + 4 * height, scaled.shape[1] + 4 * width, 3), 128, np.uint8)
+    canvas[2 * height:2 * height + scaled.shape[0], 2 * width:2 * width + scaled.shape[1]] = scaled
+    points = face.points * scale + np.array([2 * width, 2 * height], np.float32)
+    x, y = points[27:48].mean(axis=0) - np.array([width / 2, height / 2])
+    for dx, dy in steps:
+        x, y = x + dx, y + dy
+        left, top = int(round(x)), int(round(y))
+        yield np.ascontiguousarray(canvas[top:top + height, left:left + width]), points - np.array([left, top], np.float32)
+
+
+def _lips_out(points: np.ndarray, width=640, height=480) -> bool:
+    lips = points[48:60]
+    return not ((lips[:, 0] >= 0) & (lips[:, 0] < width) & (lips[:, 1] >= 0) & (lips[:, 1] < height)).any()
+
+
+@pytest.mark.parametrize("how,steps", [
+    ("tilting down: the face leaves at the top", [(0, 0)] * 6 + [(1, 9)] * 56),
+    ("panning: the face leaves at the right", [(0, 0)] * 6 + [(-11, 2)] * 44),
+])
+def test_no_face_and_no_pixel_changed_once_the_lips_have_left(client, tom_rgb, how, steps):
+    """A camera over a shared photo pans or tilts until the face leaves, each answer's state sent with
+    the next frame (as the camera page does): while the whole face is in view it is tinted; once the
+    lips are out of the frame no answer reports a face or differs from the frame merely re-encoded."""
+    state, after_lips_left, in_view = None, 0, 0
+    for rgb, points in camera_moving_over(tom_rgb, 220, steps):
+        sent = jpeg_bytes(rgb)
+        headers = {**JPEG_HEADERS, "X-Track-State": state} if state else JPEG_HEADERS
+        resp = client.http.post("/v1/tint?intensity=1&color=2040E0", body=sent, headers=headers)
+        assert resp.status_code == 200
+        state = resp.headers["X-Track-State"]
+        x0, y0 = points.min(axis=0)
+        x1, y1 = points.max(axis=0)
+        if x0 >= 0 and y0 >= 0 and x1 < 640 and y1 < 480:          # the whole face in view
+            in_view += 1
+            assert resp.headers["X-Faces"] == "1", how
+        if _lips_out(points):
+            after_lips_left += 1
+            assert resp.headers["X-Faces"] == "0" and resp.headers["X-Face-Boxes"] == "", how
+            untouched = client.http.post("/v1/tint?intensity=0", body=sent, headers=JPEG_HEADERS)
+            assert resp.body == untouched.body, how                   # not a pixel tinted
+    assert in_view >= 8 and after_lips_left >= 8
