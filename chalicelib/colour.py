@@ -1,0 +1,72 @@
+"""sRGB <-> CIE L*a*b* (D65) for uint8 pixels, and CIEDE2000 for measuring colour differences."""
+from __future__ import annotations
+
+import numpy as np
+
+_RGB_TO_XYZ = np.array([[0.4124564, 0.3575761, 0.1804375],
+                        [0.2126729, 0.7151522, 0.0721750],
+                        [0.0193339, 0.1191920, 0.9503041]], dtype=np.float32)
+_XYZ_TO_RGB = np.linalg.inv(_RGB_TO_XYZ).astype(np.float32)
+_WHITE = np.array([0.95047, 1.0, 1.08883], dtype=np.float32)
+SRGB_TO_LINEAR = np.array(
+    [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in np.arange(256) / 255.0],
+    dtype=np.float32)
+_EPS = 216 / 24389
+_KAPPA = 24389 / 27
+
+
+def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """uint8 sRGB (..., 3) -> float32 L*a*b* (..., 3)."""
+    return linear_to_lab(SRGB_TO_LINEAR[rgb])
+
+
+def linear_to_lab(linear: np.ndarray) -> np.ndarray:
+    """float32 linear sRGB (..., 3) -> float32 L*a*b* (..., 3)."""
+    xyz = linear @ (_RGB_TO_XYZ.T / _WHITE)
+    f = np.where(xyz > _EPS, np.cbrt(xyz), (_KAPPA * xyz + 16) / 116)
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], axis=-1)
+
+
+def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
+    """float32 L*a*b* (..., 3) -> uint8 sRGB (..., 3), out-of-gamut values clipped."""
+    fy = (lab[..., 0] + 16) / 116
+    fx = fy + lab[..., 1] / 500
+    fz = fy - lab[..., 2] / 200
+    f = np.stack([fx, fy, fz], axis=-1)
+    xyz = np.where(f > 6 / 29, f ** 3, (116 * f - 16) / _KAPPA) * _WHITE
+    linear = np.clip(xyz @ _XYZ_TO_RGB.T, 0.0, 1.0)
+    srgb = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * np.power(linear, 1 / 2.4) - 0.055)
+    return np.clip(np.rint(srgb * 255), 0, 255).astype(np.uint8)
+
+
+def ciede2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
+    """CIEDE2000 colour difference between L*a*b* colours (..., 3) (Sharma, Wu and Dalal, 2005)."""
+    lab1 = np.asarray(lab1, np.float64)
+    lab2 = np.asarray(lab2, np.float64)
+    l1, a1, b1 = np.moveaxis(lab1, -1, 0)
+    l2, a2, b2 = np.moveaxis(lab2, -1, 0)
+    c_bar = (np.hypot(a1, b1) + np.hypot(a2, b2)) / 2
+    g = 0.5 * (1 - np.sqrt(c_bar ** 7 / (c_bar ** 7 + 25.0 ** 7)))
+    a1p, a2p = (1 + g) * a1, (1 + g) * a2
+    c1p, c2p = np.hypot(a1p, b1), np.hypot(a2p, b2)
+    h1p = np.degrees(np.arctan2(b1, a1p)) % 360
+    h2p = np.degrees(np.arctan2(b2, a2p)) % 360
+    dl, dc = l2 - l1, c2p - c1p
+    dh = h2p - h1p
+    dh = np.where(dh > 180, dh - 360, np.where(dh < -180, dh + 360, dh))
+    dh = np.where(c1p * c2p == 0, 0.0, dh)
+    dhh = 2 * np.sqrt(c1p * c2p) * np.sin(np.radians(dh) / 2)
+    l_bar, c_barp = (l1 + l2) / 2, (c1p + c2p) / 2
+    h_sum = h1p + h2p
+    h_bar = np.where(c1p * c2p == 0, h_sum,
+                     np.where(np.abs(h1p - h2p) <= 180, h_sum / 2,
+                              np.where(h_sum < 360, (h_sum + 360) / 2, (h_sum - 360) / 2)))
+    t = (1 - 0.17 * np.cos(np.radians(h_bar - 30)) + 0.24 * np.cos(np.radians(2 * h_bar))
+         + 0.32 * np.cos(np.radians(3 * h_bar + 6)) - 0.20 * np.cos(np.radians(4 * h_bar - 63)))
+    d_theta = 30 * np.exp(-(((h_bar - 275) / 25) ** 2))
+    r_c = 2 * np.sqrt(c_barp ** 7 / (c_barp ** 7 + 25.0 ** 7))
+    s_l = 1 + 0.015 * (l_bar - 50) ** 2 / np.sqrt(20 + (l_bar - 50) ** 2)
+    s_c = 1 + 0.045 * c_barp
+    s_h = 1 + 0.015 * c_barp * t
+    r_t = -np.sin(np.radians(2 * d_theta)) * r_c
+    return np.sqrt((dl / s_l) ** 2 + (dc / s_c) ** 2 + (dhh / s_h) ** 2 + r_t * (dc / s_c) * (dhh / s_h))

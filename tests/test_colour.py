@@ -1,0 +1,36 @@
+"""chalicelib/colour.py: sRGB <-> L*a*b* and CIEDE2000."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from chalicelib import colour
+
+# Sharma, Wu and Dalal (2005), "The CIEDE2000 color-difference formula: implementation notes", table 1
+SHARMA = [
+    ((50.0000, 2.6772, -79.7751), (50.0000, 0.0000, -82.7485), 2.0425),
+    ((50.0000, 3.1571, -77.2803), (50.0000, 0.0000, -82.7485), 2.8615),
+    ((50.0000, -1.3802, -84.2814), (50.0000, 0.0000, -82.7485), 1.0000),
+    ((50.0000, 2.5000, 0.0000), (50.0000, 0.0000, -2.5000), 4.3065),
+    ((50.0000, 2.5000, 0.0000), (73.0000, 25.0000, -18.0000), 27.1492),
+    ((60.2574, -34.0099, 36.2677), (60.4626, -34.1751, 39.4387), 1.2644),
+    ((22.7233, 20.0904, -46.6940), (23.0331, 14.9730, -42.5619), 2.0373),
+    ((90.8027, -2.0831, 1.4410), (91.1528, -1.6435, 0.0447), 1.4441),
+    ((2.0776, 0.0795, -1.1350), (0.9033, -0.0636, -0.5514), 0.9082),
+]
+
+
+@pytest.mark.parametrize("lab1,lab2,expected", SHARMA)
+def test_ciede2000_matches_the_published_pairs(lab1, lab2, expected):
+    assert float(colour.ciede2000(np.array(lab1), np.array(lab2))) == pytest.approx(expected, abs=1e-4)
+    assert float(colour.ciede2000(np.array(lab2), np.array(lab1))) == pytest.approx(expected, abs=1e-4)
+
+
+def test_lab_round_trip_is_exact_enough():
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(0, 256, size=(1000, 3), dtype=np.uint8)
+    back = colour.lab_to_rgb(colour.rgb_to_lab(rgb))
+    assert np.abs(back.astype(int) - rgb).max() <= 1
+    white = colour.rgb_to_lab(np.array([255, 255, 255], np.uint8))
+    assert abs(white[0] - 100) < 0.05 and abs(white[1]) < 0.05 and abs(white[2]) < 0.05
+    assert float(colour.ciede2000(colour.rgb_to_lab(rgb), colour.rgb_to_lab(back)).max()) < 0.6
