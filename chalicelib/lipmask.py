@@ -1,0 +1,356 @@
+"""The lip mask: where one face's lips really are, as a soft weight over their bounding box.
+
+The 68-point model gives twelve points around the lips and eight around the mouth's opening; their
+polygon cuts corners and misses the lips' curve. The mask is built in four named steps:
+
+1. ``outlines``: smooth closed curves through those points (centripetal Catmull-Rom: no cusps, no
+   overshoot; sharp only at the mouth's corners), sampled about every pixel;
+2. ``colour_model``: the face's own lip colour against its skin colour, sampled along the outline's
+   normals (inside against outside), as a linear discriminant in L*a*b*;
+3. ``snap``: every outline point moves along its normal, a few pixels at most, to where the lip colour
+   ends (the best split of the colour evidence, with a cost for moving away from the landmarks), and
+   the moves are smoothed along the outline, so the edge stays a smooth curve and steady in video;
+   when the mouth is open, its opening is snapped the same way against the teeth and the mouth's inside;
+4. ``fill``: the snapped lips filled with 4x4 supersampling (an anti-aliased, sub-pixel edge), the
+   open mouth cut out, then a soft edge of about a pixel that goes outward only where the colour is the
+   lips' own (never onto skin, teeth or a moustache).
+
+Numpy and Pillow only (they ship to Lambda); a 200 px face costs well under a millisecond.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from .colour import rgb_to_lab
+
+OUTER = slice(48, 60)
+INNER = slice(60, 68)
+SUPERSAMPLE = 4          # the fill's sub-pixel grid (4 x 4 samples a pixel)
+REACH = 0.04             # how far the colour may move the outline, in mouth widths (3.6 px on a 90 px mouth)
+SPACING = 20.0           # outline points between two landmarks: one per SPACING px of mouth width
+LIP_SIDE = 0.45          # the lip edge: where the colour is this far from the skin's toward the lips'
+LIPNESS_FROM, LIPNESS_TO = 0.1, 0.6 # the soft edge goes outward where the colour scores 0.1 (none) .. 0.6 (all)
+EVIDENCE = 12.0          # colour evidence is clipped to +-EVIDENCE per sample
+STAY = 7.0               # the cost of moving the whole reach, in units of clipped evidence over the reach
+SMOOTH = 1.5             # smoothing of the moves along the outline, in samples (Gaussian sigma)
+OPEN_MOUTH = 0.035       # the mouth is open (teeth may show) when its opening is this tall, in mouth widths
+MIN_SEPARATION = 2.0     # lips and skin must be this separable (Fisher's criterion) for the colour to count
+SHADOW_DARKER = 35.0     # the open mouth's shadows: this much darker (L*) than the lips ...
+SHADOW_SPREAD = 15.0     # ... give or take this much
+MIN_MOUTH_PX = 16.0      # below this mouth width the colour is not trusted: the smooth outline alone
+
+
+@dataclass(frozen=True)
+class LipMask:
+    """One face's lips: ``weight`` (float32, 0..1) over the frame's ``rows`` x ``cols``, ``lab`` the box's
+    pixels in L*a*b* (computed for the mask and reused by the tint), and ``outline`` / ``opening`` the
+    snapped curves in frame coordinates (the opening is None when the mouth is closed)."""
+    weight: np.ndarray
+    rows: slice
+    cols: slice
+    lab: np.ndarray
+    outline: np.ndarray
+    opening: np.ndarray | None
+
+
+def _chains() -> tuple[np.ndarray, np.ndarray]:
+    """Index tables of the outline's segments (four control points each, as 2 * P[i] - P[j]: a point when
+    i == j, a point reflected about P[i] at a chain's end): the upper lip 48..54 and the lower lip 54..48
+    (chains meeting at the mouth's corners, so the corners stay sharp), then the opening's 60..64 and
+    64..60."""
+    i_rows, j_rows = [], []
+    for chain in ([48, 49, 50, 51, 52, 53, 54], [54, 55, 56, 57, 58, 59, 48],
+                  [60, 61, 62, 63, 64], [64, 65, 66, 67, 60]):
+        i = [chain[0]] + chain + [chain[-1]]
+        j = [chain[1]] + chain + [chain[-2]]
+        for k in range(len(chain) - 1):
+            i_rows.append(i[k:k + 4])
+            j_rows.append(j[k:k + 4])
+    return np.array(i_rows), np.array(j_rows)
+
+
+_I, _J = _chains()
+_OUTER_SEGMENTS = 12
+
+
+def catmull_rom(quads: np.ndarray, samples: int) -> np.ndarray:
+    """Centripetal Catmull-Rom segments (quads: (segments, 4, 2) control points), ``samples`` points a
+    segment from its start (the segment's end is the next one's start): (segments * samples, 2)."""
+    p0, p1, p2, p3 = (quads[:, k, None, :] for k in range(4))          # each (segments, 1, 2)
+
+    def knot(a, b):
+        d = b - a
+        return np.maximum(np.sqrt(np.sqrt(d[..., :1] ** 2 + d[..., 1:] ** 2)), 1e-4)
+    d01, d12, d23 = knot(p0, p1), knot(p1, p2), knot(p2, p3)
+    t1, t2, t3 = d01, d01 + d12, d01 + d12 + d23
+    t = t1 + np.arange(samples)[None, :, None] * (d12 / samples)        # (segments, samples, 1)
+    a1 = ((t1 - t) * p0 + t * p1) / t1
+    a2 = ((t2 - t) * p1 + (t - t1) * p2) / d12
+    a3 = ((t3 - t) * p2 + (t - t2) * p3) / d23
+    b1 = ((t2 - t) * a1 + t * a2) / t2
+    b2 = ((t3 - t) * a2 + (t - t1) * a3) / (t3 - t1)
+    return (((t2 - t) * b1 + (t - t1) * b2) / d12).reshape(-1, 2)
+
+
+def outline_samples(mouth_width: float) -> int:
+    """Points on the outline between two landmarks: about one per SPACING px of mouth width."""
+    return min(max(int(np.ceil(mouth_width / SPACING)), 3), 16)
+
+
+def outlines(points: np.ndarray, samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """The lips' outer outline and the mouth's opening as closed smooth curves (frame coordinates),
+    ``samples`` points for each stretch between two landmarks."""
+    curve = catmull_rom(2 * points[_I] - points[_J], samples)
+    return curve[:_OUTER_SEGMENTS * samples], curve[_OUTER_SEGMENTS * samples:]
+
+
+def _normals(curve: np.ndarray) -> np.ndarray:
+    """Unit normals of a closed curve, pointing out of the region it encloses."""
+    wrapped = np.concatenate([curve[-1:], curve, curve[:1]])
+    tangent = wrapped[2:] - wrapped[:-2]
+    normal = np.stack([tangent[:, 1], -tangent[:, 0]], axis=1)
+    normal /= np.maximum(np.hypot(normal[:, 0], normal[:, 1]), 1e-9)[:, None]
+    x, y = wrapped[1:, 0], wrapped[1:, 1]
+    area = np.dot(x[:-1], y[1:]) - np.dot(x[1:], y[:-1])     # > 0: clockwise on screen (y down)
+    return normal if area > 0 else -normal
+
+
+def _bilinear(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """``image`` (h, w) or (h, w, c) sampled at sub-pixel ``xy`` (..., 2), edges clamped."""
+    h, w = image.shape[:2]
+    x = np.minimum(np.maximum(xy[..., 0], 0.0), w - 1.001)
+    y = np.minimum(np.maximum(xy[..., 1], 0.0), h - 1.001)
+    x0, y0 = x.astype(np.intp), y.astype(np.intp)
+    fx, fy = x - x0, y - y0
+    flat = image.reshape(h * w, -1)
+    at = y0 * w + x0
+    if image.ndim == 3:
+        fx, fy = fx[..., None], fy[..., None]
+    else:
+        flat = flat[:, 0]
+    top = flat[at] * (1 - fx) + flat[at + 1] * fx
+    bottom = flat[at + w] * (1 - fx) + flat[at + w + 1] * fx
+    return top * (1 - fy) + bottom * fy
+
+
+def _nearest(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    h, w = image.shape[:2]
+    x = np.minimum(np.maximum(xy[..., 0] + 0.5, 0), w - 1).astype(np.intp)
+    y = np.minimum(np.maximum(xy[..., 1] + 0.5, 0), h - 1).astype(np.intp)
+    return image[y, x]
+
+
+@dataclass(frozen=True)
+class SkinModel:
+    """A linear discriminant between the lips' colour and the skin's around them: ``score`` is 0 at the
+    skin's mean and 1 at the lips' mean, along the direction that best separates the two."""
+    direction: np.ndarray     # (3,) in L*a*b*
+    offset: float
+    separation: float         # Fisher's criterion: squared distance of the means in pooled standard deviations
+
+    def score(self, lab: np.ndarray) -> np.ndarray:
+        return lab @ self.direction - self.offset
+
+
+def _mean_cov(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = samples.mean(axis=0)
+    centred = samples - mean
+    return mean, centred.T @ centred / (len(samples) - 1)
+
+
+def skin_model(lips: np.ndarray, skin: np.ndarray) -> SkinModel | None:
+    """Fit lips (n, 3) against skin (m, 3) L*a*b* samples; None when they cannot be told apart."""
+    if len(lips) < 12 or len(skin) < 12:
+        return None
+    (mu_lips, cov_lips), (mu_skin, cov_skin) = _mean_cov(lips), _mean_cov(skin)
+    gap = mu_lips - mu_skin
+    direction = np.linalg.solve((cov_lips + cov_skin) / 2 + np.eye(3), gap)
+    span = float(gap @ direction)            # also Fisher's criterion
+    if not np.isfinite(span) or span < MIN_SEPARATION:
+        return None
+    direction = direction / span
+    return SkinModel(direction=direction.astype(np.float32), offset=float(mu_skin @ direction), separation=span)
+
+
+class _Gaussian:
+    def __init__(self, mean: np.ndarray, cov: np.ndarray) -> None:
+        self.mean = mean.astype(np.float32)
+        self.inverse = np.linalg.inv(cov).astype(np.float32)
+        self.log_det = float(np.linalg.slogdet(cov)[1])
+
+    def log_likelihood(self, x: np.ndarray) -> np.ndarray:
+        d = x - self.mean
+        return -0.5 * ((d @ self.inverse * d).sum(axis=-1) + self.log_det)
+
+
+@dataclass(frozen=True)
+class MouthModel:
+    """The lips against the inside of an open mouth: the teeth and tongue seen (sampled inside the
+    opening) or a shadow much darker than the lips (the mouth's corners)."""
+    lips: _Gaussian
+    inside: _Gaussian
+    shadow: _Gaussian
+
+    def evidence(self, lab: np.ndarray) -> np.ndarray:
+        against = np.logaddexp(self.inside.log_likelihood(lab), self.shadow.log_likelihood(lab))
+        return np.clip(self.lips.log_likelihood(lab) - against, -EVIDENCE / 2, EVIDENCE / 2)
+
+
+def mouth_model(lips: np.ndarray, inside: np.ndarray) -> MouthModel | None:
+    if len(lips) < 12 or len(inside) < 12:
+        return None
+    lips_mean, lips_cov = _mean_cov(lips)
+    inside_mean, inside_cov = _mean_cov(inside)
+    lips_cov += np.eye(3)
+    shadow_mean = lips_mean - np.array([SHADOW_DARKER, 0.0, 0.0])
+    shadow_cov = lips_cov.copy()
+    shadow_cov[0, :] = shadow_cov[:, 0] = 0.0
+    shadow_cov[0, 0] = SHADOW_SPREAD ** 2
+    return MouthModel(lips=_Gaussian(lips_mean, lips_cov), inside=_Gaussian(inside_mean, inside_cov + np.eye(3)),
+                      shadow=_Gaussian(shadow_mean, shadow_cov))
+
+
+_STEPS = np.linspace(-1.0, 1.0, 13)                       # samples along a normal, in reaches
+_SPLIT_AT = (_STEPS[:-1] + _STEPS[1:]) / 2                 # a split between two samples, in reaches
+_STAY_COST = STAY * len(_STEPS) / 2 * np.append(_SPLIT_AT, 1.0) ** 2
+
+
+def snap(curve: np.ndarray, normal: np.ndarray, evidence_at, reach: float, lips_inside: bool) -> np.ndarray:
+    """Move each point of a closed ``curve`` along its ``normal`` (at most ``reach`` px) to the best
+    split of the colour evidence (``evidence_at(xy)``: > 0 for lips, < 0 against, at most +-EVIDENCE),
+    the moves smoothed along the curve. ``lips_inside``: the lips are inside the curve (the outline) or
+    outside it (the mouth's opening)."""
+    evidence = evidence_at(curve[:, None, :] + (reach * _STEPS)[None, :, None] * normal[:, None, :])
+    if not lips_inside:
+        evidence = evidence[:, ::-1]      # lips first, as for the outline
+    # the split after sample j: evidence for lips up to j, against lips after it, minus the cost of moving
+    before = np.cumsum(evidence, axis=1)
+    best = np.argmax(2 * before - before[:, -1:] - _STAY_COST, axis=1)
+    moves = np.append(_SPLIT_AT, 1.0)[best] * reach
+    moves = _smooth_closed(-moves if not lips_inside else moves, SMOOTH)
+    return curve + moves[:, None] * normal
+
+
+def _smooth_closed(values: np.ndarray, sigma: float) -> np.ndarray:
+    half = int(3 * sigma)
+    kernel = np.exp(-0.5 * (np.arange(-half, half + 1) / sigma) ** 2)
+    kernel /= kernel.sum()
+    wrapped = np.concatenate([values[-half:], values, values[:half]])
+    return np.convolve(wrapped, kernel, mode="valid")
+
+
+def fill(curve: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Pixel coverage (float32 0..1) of the region inside the closed ``curve`` (box coordinates: pixel
+    centres at integers) over a box of ``shape``: each pixel is SUPERSAMPLE x SUPERSAMPLE samples."""
+    s = SUPERSAMPLE
+    image = Image.new("L", (shape[1] * s, shape[0] * s), 0)
+    ImageDraw.Draw(image).polygon([tuple(p) for p in ((curve + (0.5 - 0.5 / s)) * s).tolist()], fill=255)
+    return np.asarray(image.reduce(s), dtype=np.float32) * np.float32(1 / 255)
+
+
+def soft_edge(coverage: np.ndarray, lipness: np.ndarray | None) -> np.ndarray:
+    """The coverage with a soft edge of a pixel or two outward (two 3x3 means), kept only where the
+    colour is the lips' own (``lipness`` 0..1); without a colour model, the coverage alone."""
+    if lipness is None:
+        return coverage
+    spread = _mean3(_mean3(coverage))
+    return np.maximum(coverage, spread * lipness)
+
+
+def _mean3(image: np.ndarray) -> np.ndarray:
+    padded = np.pad(image, 1, mode="edge")
+    rows = padded[:-2] + padded[1:-1] + padded[2:]
+    return (rows[:, :-2] + rows[:, 1:-1] + rows[:, 2:]) * np.float32(1 / 9)
+
+
+def _mouth_open(points: np.ndarray, mouth_width: float) -> bool:
+    gap = np.linalg.norm(points[[61, 62, 63]] - points[[67, 66, 65]], axis=1).mean()
+    return gap > OPEN_MOUTH * mouth_width
+
+
+def find(rgb: np.ndarray, points: np.ndarray) -> LipMask | None:
+    """The lip mask of the face with these 68 ``points`` in the frame ``rgb``; None when the lips fall
+    outside the frame or have no area."""
+    height, width = rgb.shape[:2]
+    mouth_width = float(np.linalg.norm(points[54] - points[48]))
+    outer = points[OUTER]
+    reach = max(REACH * mouth_width, 1.0)
+    pad = int(np.ceil(3 * reach)) + 2
+    x0 = max(0, int(np.floor(outer[:, 0].min())) - pad)
+    y0 = max(0, int(np.floor(outer[:, 1].min())) - pad)
+    x1 = min(width, int(np.ceil(outer[:, 0].max())) + pad + 1)
+    y1 = min(height, int(np.ceil(outer[:, 1].max())) + pad + 1)
+    if x1 - x0 < 2 or y1 - y0 < 2 or not np.isfinite(points).all():
+        return None
+    origin = np.array([x0, y0], np.float64)
+    lab = rgb_to_lab(rgb[y0:y1, x0:x1])
+    lips, opening = outlines(points.astype(np.float64), outline_samples(mouth_width))
+    lips -= origin
+    inner = opening - origin
+    opening = inner if _mouth_open(points, mouth_width) else None
+    lipness = None
+    if mouth_width >= MIN_MOUTH_PX:
+        lips, opening, lipness = _snapped(lab, lips, inner, opening, reach)
+    weight = soft_edge(fill(lips, lab.shape[:2]), lipness)
+    if opening is not None:
+        weight *= 1 - fill(opening, lab.shape[:2])
+    if not weight.any():
+        return None
+    return LipMask(weight=weight, rows=slice(y0, y1), cols=slice(x0, x1), lab=lab,
+                   outline=lips + origin, opening=None if opening is None else opening + origin)
+
+
+# where the colour models are sampled along the normals, in reaches (negative: inside the curve)
+_LIP_SAMPLES = np.array([-1.2, -0.8, -0.4])
+_SKIN_SAMPLES = np.array([0.4, 0.93, 1.47, 2.0])
+_MOUTH_SAMPLES = np.array([-1.5, -1.0, -0.5])
+
+
+def _snapped(lab: np.ndarray, lips: np.ndarray, inner: np.ndarray, opening: np.ndarray | None, reach: float):
+    """snap the outline to the lips' colour edge against the skin, and the opening against the mouth.
+    ``inner``: the opening's curve even when the mouth is closed (the lips' middle lies between the two)."""
+    normal = _normals(lips)
+    outside = lips[:, None, :] + (reach * _SKIN_SAMPLES)[None, :, None] * normal[:, None, :]
+    near_edge = _nearest(lab, lips[:, None, :] + (reach * _LIP_SAMPLES)[None, :, None] * normal[:, None, :])
+    skin_samples = _nearest(lab, outside).reshape(-1, 3)
+    middle = _nearest(lab, _middle_of_lips(lips, inner)).reshape(-1, 3)
+    skin = skin_model(middle, skin_samples)
+    if skin is not None:
+        # refit with the samples near the edge that are the lips' colour, without the outside samples
+        # that are (the points may be off the edge by a pixel or two, or in a moustache)
+        near_edge = near_edge.reshape(-1, 3)
+        lip_samples = np.concatenate([middle, near_edge[skin.score(near_edge) > 0.5]])
+        skin = skin_model(lip_samples, skin_samples[skin.score(skin_samples) < 0.5]) or skin
+    else:
+        lip_samples = middle
+    lipness = None
+    if skin is not None:
+        score = skin.score(lab)
+        evidence = np.clip((score - LIP_SIDE) * (2 * EVIDENCE), -EVIDENCE, EVIDENCE)
+        lips = snap(lips, normal, lambda xy: _bilinear(evidence, xy), reach, lips_inside=True)
+        lipness = np.clip((score - LIPNESS_FROM) / (LIPNESS_TO - LIPNESS_FROM), 0.0, 1.0)
+    if opening is not None:
+        normal = _normals(opening)
+        cavity = opening[:, None, :] + (reach * _MOUTH_SAMPLES)[None, :, None] * normal[:, None, :]
+        mouth = mouth_model(lip_samples, _nearest(lab, cavity).reshape(-1, 3))
+        if mouth is not None:
+            opening = snap(opening, normal, lambda xy: mouth.evidence(_bilinear(lab, xy)), reach,
+                           lips_inside=False)
+    return lips, opening, lipness
+
+
+def _middle_of_lips(lips: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """Points across the middle of the lips: between each outline point (away from the mouth's corners)
+    and the nearest point of the opening."""
+    corners = lips[[0, _OUTER_SEGMENTS // 2 * (len(lips) // _OUTER_SEGMENTS)]]
+    span = np.hypot(*(corners[1] - corners[0])) or 1.0
+    away = np.hypot(*(lips[:, None, :] - corners[None]).transpose(2, 0, 1)).min(axis=1) > 0.2 * span
+    outer = lips[away]
+    nearest = inner[np.argmin(((outer[:, None, :] - inner[None]) ** 2).sum(axis=2), axis=1)]
+    return outer[:, None, :] + _ACROSS[None, :, None] * (nearest - outer)[:, None, :]
+
+
+_ACROSS = np.array([0.3, 0.5, 0.7])

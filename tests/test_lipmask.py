@@ -1,0 +1,185 @@
+"""chalicelib/lipmask.py: smooth outlines through the lip points, snapped to the lips' own colour edge.
+
+Synthetic lips (known edge, skin, a moustache, teeth) check each behaviour exactly; the labelled lips in
+../shared/data/lips check the whole mask against real faces.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFilter
+
+from chalicelib import faces, imaging, lipmask
+from tests.conftest import DATA
+
+SKIN, LIPS, MOUSTACHE, TEETH = (222, 178, 156), (184, 96, 104), (72, 58, 48), (238, 234, 222)
+CX, CY, HALF = 100.0, 80.0, 40.0          # the mouth's centre and half width (an 80 px mouth)
+UPPER, LOWER = 11.0, 15.0                 # lip heights at the centre
+
+
+def top(t):
+    return CY - UPPER * (1 - t ** 2) ** 0.7
+
+
+def bottom(t):
+    return CY + LOWER * (1 - t ** 2) ** 0.8
+
+
+def landmarks(grow: float = 0.0, opening: float = 0.0) -> np.ndarray:
+    """68 points whose lip points (48-67) lie on the synthetic lips' edge, moved ``grow`` px outward
+    (up for the upper lip, down for the lower), with a mouth opening ``opening`` px tall."""
+    points = np.zeros((68, 2), np.float32)
+    ts = [-0.66, -0.33, 0.0, 0.33, 0.66]
+    points[48] = (CX - HALF, CY)
+    points[54] = (CX + HALF, CY)
+    for i, t in enumerate(ts):
+        points[49 + i] = (CX + t * HALF, top(t) - grow)
+        points[59 - i] = (CX + t * HALF, bottom(t) + grow)
+    points[60], points[64] = (CX - 0.85 * HALF, CY), (CX + 0.85 * HALF, CY)
+    for i, t in enumerate([-0.4, 0.0, 0.4]):
+        points[61 + i] = (CX + t * HALF, CY - opening / 2 * (1 - t ** 2))
+        points[67 - i] = (CX + t * HALF, CY + opening / 2 * (1 - t ** 2))
+    return points
+
+
+def synthetic(moustache: bool = False, teeth: float = 0.0, seed: int = 0):
+    """A 200x160 frame of skin with lips (their true region returned), optionally a moustache just above
+    the upper lip and teeth in an open mouth ``teeth`` px tall (both returned too), softened like a
+    photo."""
+    ys, xs = np.mgrid[0:160, 0:200].astype(np.float64)
+    t = np.clip((xs - CX) / HALF, -1, 1)
+    inside = (np.abs(xs - CX) < HALF) & (ys > top(t)) & (ys < bottom(t))
+    mouth = inside & (np.abs(ys - CY) < teeth / 2 * (1 - (t / 0.9) ** 2)) & (np.abs(t) < 0.9)
+    rgb = np.empty((160, 200, 3), np.float64)
+    rgb[:] = SKIN
+    rgb[inside] = LIPS
+    rgb[mouth] = TEETH
+    band = (~inside) & (ys < top(t) + 0.5) & (ys > top(t) - 7) & (np.abs(xs - CX) < HALF * 0.8)
+    if moustache:
+        rgb[band] = MOUSTACHE
+    band &= ys < top(t) - 1.5                 # the moustache's pixels, less the one blurred into the lip
+    rgb += np.random.default_rng(seed).normal(0, 4, rgb.shape)
+    image = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(0.8))
+    return np.asarray(image).copy(), inside & ~mouth, mouth, band
+
+
+def frame_weight(found: lipmask.LipMask, shape) -> np.ndarray:
+    out = np.zeros(shape[:2], np.float32)
+    out[found.rows, found.cols] = found.weight
+    return out
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / (a | b).sum())
+
+
+def spline_only(points: np.ndarray, shape) -> np.ndarray:
+    """The smooth outline filled without the colour (what the mask would be without snapping)."""
+    lips, _ = lipmask.outlines(points.astype(np.float64), lipmask.outline_samples(2 * HALF))
+    return lipmask.fill(lips, shape[:2]) >= 0.5
+
+
+def test_outline_is_smooth_and_passes_through_the_points():
+    points = landmarks(opening=8)
+    lips, opening = lipmask.outlines(points.astype(np.float64), 8)
+    for curve, ids in ((lips, range(48, 60)), (opening, range(60, 68))):
+        assert np.allclose(curve[::8], points[list(ids)], atol=1e-4)       # through every landmark, in order
+        steps = np.diff(np.vstack([curve, curve[:1]]), axis=0)
+        lengths = np.hypot(*steps.T)
+        assert lengths.min() > 0.2 * lengths.mean()                           # no stalls: no cusps
+        turn = np.degrees(np.abs(np.angle(np.exp(1j * np.diff(np.arctan2(steps[:, 1], steps[:, 0]))))))
+        corners = {len(curve) // 2 - 1, len(curve) - 1}                     # the mouth's corners stay sharp
+        assert max(a for i, a in enumerate(turn) if i not in corners) < 20  # elsewhere it bends smoothly
+
+
+def test_snaps_to_the_lips_colour_edge():
+    rgb, truth, _, _ = synthetic()
+    points = landmarks(grow=2.5)              # the points sit 2.5 px off the lips' edge, outward
+    found = lipmask.find(rgb, points)
+    mask = frame_weight(found, rgb.shape) >= 0.5
+    assert iou(mask, truth) > 0.92
+    assert iou(mask, truth) > iou(spline_only(points, rgb.shape), truth) + 0.08
+
+
+def test_soft_edge_goes_outward_onto_lip_colour_only():
+    rgb, _, _, _ = synthetic()
+    found = lipmask.find(rgb, landmarks())
+    weight = frame_weight(found, rgb.shape)
+    beyond = weight - lipmask.fill(found.outline, rgb.shape[:2])      # the tint outside the snapped outline
+    assert ((weight > 0.02) & (weight < 0.98)).sum() > 100               # a soft edge all round
+    assert (beyond > 0.05).sum() > 40 and beyond.max() < 0.6            # a pixel or two outward, fading
+    rgb, _, _, band = synthetic(moustache=True)
+    found = lipmask.find(rgb, landmarks())
+    weight = frame_weight(found, rgb.shape)
+    beyond = weight - lipmask.fill(found.outline, rgb.shape[:2])
+    assert weight[band].mean() < 0.03 and beyond[band].max() < 0.05     # but not onto a moustache
+
+
+def test_moustache_is_not_painted_even_when_the_points_reach_into_it():
+    rgb, truth, _, band = synthetic(moustache=True)
+    points = landmarks()
+    points[49:54, 1] -= 3.0                   # the upper lip's points 3 px up, inside the moustache
+    weight = frame_weight(lipmask.find(rgb, points), rgb.shape)
+    assert spline_only(points, rgb.shape)[band].mean() > 0.15   # the outline alone would paint it
+    assert weight[band].mean() < 0.05
+    assert iou(weight >= 0.5, truth) > 0.9
+
+
+def test_teeth_stay_untouched_in_an_open_mouth():
+    rgb, truth, teeth, _ = synthetic(teeth=12)
+    points = landmarks(opening=7)             # the points' opening is smaller than the teeth seen
+    lips, opening = lipmask.outlines(points.astype(np.float64), 8)
+    unsnapped = (lipmask.fill(lips, rgb.shape[:2]) - lipmask.fill(opening, rgb.shape[:2])) >= 0.5
+    assert unsnapped[teeth].mean() > 0.2                # the points alone would tint teeth
+    weight = frame_weight(lipmask.find(rgb, points), rgb.shape)
+    core = teeth & np.roll(teeth, 1, 0) & np.roll(teeth, -1, 0) & np.roll(teeth, 1, 1) & np.roll(teeth, -1, 1)
+    assert weight[core].max() < 0.3 and weight[core].mean() < 0.01   # (the teeth's edge pixels are part lip)
+    assert iou(weight >= 0.5, truth) > 0.9
+
+
+def test_closed_mouth_has_no_opening_and_faraway_lips_are_skipped():
+    rgb, _, _, _ = synthetic()
+    assert lipmask.find(rgb, landmarks()).opening is None
+    assert lipmask.find(rgb, landmarks(opening=12)).opening is not None
+    assert lipmask.find(rgb, np.full((68, 2), -500, np.float32)) is None
+
+
+def test_without_colour_to_go_by_the_mask_is_the_smooth_outline():
+    flat = np.full((160, 200, 3), 128, np.uint8)         # no colour at all: nothing to snap to
+    found = lipmask.find(flat, landmarks())
+    assert found is not None
+    assert np.array_equal(found.weight >= 0.5, (spline_only(landmarks(), flat.shape))[found.rows, found.cols])
+
+
+def labelled():
+    folder = DATA / "lips"
+    if not folder.is_dir():
+        pytest.skip(f"labelled lips not found at {folder} (see ../shared/data/README.md)")
+    model = faces.resolve_model_path("")
+    out = []
+    for jpg in sorted(folder.glob("*.jpg")):
+        rgb = np.asarray(Image.open(jpg).convert("RGB")).copy()
+        labels = np.asarray(Image.open(jpg.with_name(jpg.stem + ".labels.png")))
+        scale = faces.detection_scale(100)
+        (face,) = faces.find_faces(rgb, imaging.grey_scaled(rgb, scale), scale, model)
+        out.append((rgb, labels, face))
+    return out
+
+
+def test_mask_matches_the_labelled_lips():
+    """The real faces of ../shared/data/lips (bench/realism.py prints the full figures)."""
+    scores, missed, outside = [], [], []
+    for rgb, labels, face in labelled():
+        lips = (labels == 1) | (labels == 2)
+        weight = frame_weight(lipmask.find(rgb, face.points), rgb.shape)
+        scores.append(iou(weight >= 0.5, lips))
+        missed.append((lips & (weight < 0.5)).sum() / lips.sum())
+        outside.append(weight[labels == 0].sum() / weight.sum())
+        mouth = labels == 3
+        for _ in range(2):                                 # the inside of an open mouth, 2 px from its edge
+            mouth = mouth & np.roll(mouth, 1, 0) & np.roll(mouth, -1, 0) & np.roll(mouth, 1, 1) & np.roll(mouth, -1, 1)
+        if mouth.sum() > 100:
+            assert weight[mouth].mean() < 0.05             # teeth and tongue stay out
+    assert len(scores) == 11
+    assert np.mean(scores) > 0.86 and min(scores) > 0.74
+    assert np.mean(missed) < 0.08 and np.mean(outside) < 0.08
