@@ -1,10 +1,19 @@
-"""The lip mask and the tint.
+"""The tint: the lips in the shade's own colour, with their texture, in a finish.
 
-The mask is the outer lip contour (points 48-59) minus the inner mouth (60-67), feathered inward only:
-nothing outside the lips and nothing inside the mouth (teeth, tongue) is ever touched. The tint works
-in CIE L*a*b*: the lips' chroma (a*, b*) moves toward the shade's, and their lightness keeps its own
-pattern (shading, highlights, texture) while its mean moves part of the way toward the shade's.
-Only the lip ring's own pixels are converted, so the cost does not grow with the frame size.
+Where: ``lipmask.find`` (the lips' real edge, a soft weight; teeth, tongue and skin stay out).
+How, in CIE L*a*b*, per face: the lips' lightness is split into its shading (a blur: the lips' shape and
+light) and its fine detail (what is left: lines, grain, small highlights). At intensity 1 the lips take
+the shade's own colour: their mean lightness becomes the shade's (a dark shade darkens light lips, a
+light shade lightens dark lips), a* and b* the shade's, and the shading and fine detail ride on top, so
+the lips keep their texture. ``intensity`` moves every pixel that fraction of the way (0: untouched).
+
+A finish (``FINISHES``) changes only how the light sits on the colour:
+- satin (default): the lips' own shading and detail, as they are;
+- matte: fine detail and highlights damped, shading flattened, so the colour reads even and velvety;
+- gloss: the lips' bright areas lifted and sharpened, plus a wet highlight along the middle of the lower
+  lip (and a smaller one on the upper lip), placed from the lip points and the image, so it stays on the
+  lips from frame to frame; highlights lose chroma, as reflected light does.
+``shimmer`` (0..1) adds fine sparkle fixed to the lips (it moves with them, it does not flicker).
 """
 from __future__ import annotations
 
@@ -12,95 +21,39 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
 
-# sRGB (D65) <-> XYZ
-_RGB_TO_XYZ = np.array([[0.4124564, 0.3575761, 0.1804375],
-                        [0.2126729, 0.7151522, 0.0721750],
-                        [0.0193339, 0.1191920, 0.9503041]], dtype=np.float32)
-_XYZ_TO_RGB = np.linalg.inv(_RGB_TO_XYZ).astype(np.float32)
-_WHITE = np.array([0.95047, 1.0, 1.08883], dtype=np.float32)
-_SRGB_TO_LINEAR = np.array(
-    [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in np.arange(256) / 255.0],
-    dtype=np.float32)
-_EPS = 216 / 24389
-_KAPPA = 24389 / 27
+from . import lipmask
+from .colour import lab_to_rgb, rgb_to_lab  # noqa: F401  (rgb_to_lab: part of this module's interface)
 
-# How much of the gap between the lips' mean lightness and the shade's lightness is closed at intensity 1.
-LIGHTNESS_PULL = 0.6
+FINISHES = ("matte", "satin", "gloss")
+DEFAULT_FINISH = "satin"
+SHADING_BLUR = 0.03       # the shading/detail split: a blur this wide, in mouth widths
 
 
-def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
-    """uint8 sRGB (..., 3) -> float32 L*a*b* (..., 3)."""
-    xyz = _SRGB_TO_LINEAR[rgb] @ _RGB_TO_XYZ.T / _WHITE
-    f = np.where(xyz > _EPS, np.cbrt(xyz), (_KAPPA * xyz + 16) / 116)
-    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], axis=-1)
+@dataclass(frozen=True)
+class Finish:
+    """How light sits on the colour: multipliers of the lips' shading and fine detail (bright and dark
+    parts apart), and the gloss highlight's height in L*."""
+    shading: float
+    detail_bright: float
+    detail_dark: float
+    gloss: float = 0.0
 
 
-def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
-    """float32 L*a*b* (..., 3) -> uint8 sRGB (..., 3), out-of-gamut values clipped."""
-    fy = (lab[..., 0] + 16) / 116
-    fx = fy + lab[..., 1] / 500
-    fz = fy - lab[..., 2] / 200
-    f = np.stack([fx, fy, fz], axis=-1)
-    xyz = np.where(f ** 3 > _EPS, f ** 3, (116 * f - 16) / _KAPPA) * _WHITE
-    linear = np.clip(xyz @ _XYZ_TO_RGB.T, 0.0, 1.0)
-    srgb = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * np.power(linear, 1 / 2.4) - 0.055)
-    return np.clip(np.rint(srgb * 255), 0, 255).astype(np.uint8)
+FINISH = {
+    "matte": Finish(shading=0.75, detail_bright=0.35, detail_dark=0.6),
+    "satin": Finish(shading=1.0, detail_bright=1.0, detail_dark=1.0),
+    "gloss": Finish(shading=1.0, detail_bright=1.1, detail_dark=1.0, gloss=22.0),
+}
 
 
-def lip_mask(points: np.ndarray, frame_shape: tuple[int, ...]) -> tuple[np.ndarray, tuple[slice, slice]] | None:
-    """A float32 mask (0..1) of the lips inside their bounding box, and that box as frame slices.
-
-    Returns None when the lips fall outside the frame or have no area.
-    """
-    height, width = frame_shape[:2]
-    outer, inner = points[48:60], points[60:68]
-    mouth_width = float(outer[:, 0].max() - outer[:, 0].min())
-    feather = max(0.8, mouth_width * 0.035)
-    pad = int(np.ceil(feather)) + 2
-    x0 = max(0, int(np.floor(outer[:, 0].min())) - pad)
-    y0 = max(0, int(np.floor(outer[:, 1].min())) - pad)
-    x1 = min(width, int(np.ceil(outer[:, 0].max())) + pad + 1)
-    y1 = min(height, int(np.ceil(outer[:, 1].max())) + pad + 1)
-    if x1 - x0 < 2 or y1 - y0 < 2:
-        return None
-    ring = Image.new("L", (x1 - x0, y1 - y0), 0)
-    draw = ImageDraw.Draw(ring)
-    draw.polygon([(float(x) - x0, float(y) - y0) for x, y in outer], fill=255)
-    draw.polygon([(float(x) - x0, float(y) - y0) for x, y in inner], fill=0)
-    hard = np.asarray(ring) > 0
-    if not hard.any():
-        return None
-    soft = np.asarray(ring.filter(ImageFilter.GaussianBlur(feather)), dtype=np.float32) / 255.0
-    # Feather inward only: the soft edge never leaks outside the contour or into the mouth.
-    mask = np.minimum(soft * 2.0, 1.0) * hard
-    return mask, (slice(y0, y1), slice(x0, x1))
-
-
-def tint_region(crop: np.ndarray, mask: np.ndarray, color: tuple[int, int, int], intensity: float) -> np.ndarray:
-    """Tint an RGB crop where ``mask`` > 0; returns a new uint8 crop (pixels with mask 0 are copied).
-    Only the touched pixels are converted (the lip ring is about a quarter of its bounding box)."""
-    touched = mask > 0
-    out = crop.copy()
-    if not touched.any():
-        return out
-    lab = rgb_to_lab(crop[touched])                 # (N, 3)
-    weight = mask[touched]
-    target = _target_lab(color)
-    mean_l = float(lab[:, 0] @ weight / weight.sum())
-    weight = weight * np.float32(intensity)
-    lab[:, 0] += weight * np.float32(LIGHTNESS_PULL * (target[0] - mean_l))
-    lab[:, 1:] += weight[:, None] * (target[1:] - lab[:, 1:])
-    out[touched] = lab_to_rgb(lab)
-    return out
-
-
-@lru_cache(maxsize=64)
-def _target_lab(color: tuple[int, int, int]) -> np.ndarray:
-    lab = rgb_to_lab(np.array(color, dtype=np.uint8))
-    lab.flags.writeable = False   # shared by every call with this shade
-    return lab
+@dataclass(frozen=True)
+class Look:
+    """What to put on the lips: the shade (sRGB), how much (0..1), the finish and the shimmer (0..1)."""
+    color: tuple[int, int, int]
+    intensity: float
+    finish: str = DEFAULT_FINISH
+    shimmer: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -112,17 +65,148 @@ class TintedRegion:
     cols: slice
 
 
-def apply(rgb: np.ndarray, faces_points: list[np.ndarray], color: tuple[int, int, int],
-          intensity: float) -> list[TintedRegion]:
+@lru_cache(maxsize=64)
+def _target_lab(color: tuple[int, int, int]) -> np.ndarray:
+    lab = rgb_to_lab(np.array(color, dtype=np.uint8))
+    lab.flags.writeable = False   # shared by every call with this shade
+    return lab
+
+
+def _box_blur(image: np.ndarray, radius: int) -> np.ndarray:
+    """Mean over a (2r+1)^2 window (edges repeated), by running sums."""
+    if radius < 1:
+        return image
+    size = 2 * radius + 1
+    padded = np.pad(image, radius, mode="edge")
+    rows = np.cumsum(padded, axis=0, dtype=np.float32)
+    rows = np.concatenate([rows[size - 1:size], rows[size:] - rows[:-size]], axis=0)
+    cols = np.cumsum(rows, axis=1, dtype=np.float32)
+    cols = np.concatenate([cols[:, size - 1:size], cols[:, size:] - cols[:, :-size]], axis=1)
+    return cols * np.float32(1 / (size * size))
+
+
+def shading(lightness: np.ndarray, mouth_width: float) -> np.ndarray:
+    """The lips' shading: their lightness blurred (two box passes, about SHADING_BLUR mouth widths)."""
+    radius = max(1, int(round(SHADING_BLUR * mouth_width / 2)))
+    return _box_blur(_box_blur(lightness, radius), radius)
+
+
+def _mouth_frame(points: np.ndarray):
+    """The mouth's own axes: origin between the corners, u along the corners (-1..1), v across (in
+    mouth widths, down positive)."""
+    left, right = points[48].astype(np.float64), points[54].astype(np.float64)
+    centre = (left + right) / 2
+    axis = right - left
+    width = float(np.hypot(*axis)) or 1.0
+    ux = axis / width
+    vy = np.array([-ux[1], ux[0]])
+
+    def to_mouth(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        d = xy - centre
+        return (d @ ux) / (width / 2), (d @ vy) / width
+    return to_mouth, width
+
+
+def _lip_bands(points: np.ndarray, u: np.ndarray, v: np.ndarray):
+    """For pixels at mouth coordinates (u, v): how far across the lower lip (0 at the mouth's opening,
+    1 at its outer edge) and across the upper lip (0 at its outer edge, 1 at the opening)."""
+    to_mouth, _ = _mouth_frame(points)
+
+    def edge(indices):
+        pu, pv = to_mouth(points[indices].astype(np.float64))
+        order = np.argsort(pu)
+        return np.interp(u, pu[order], pv[order])
+    lower_outer = edge([48, 59, 58, 57, 56, 55, 54])
+    lower_inner = edge([48, 60, 67, 66, 65, 64, 54])
+    upper_outer = edge([48, 49, 50, 51, 52, 53, 54])
+    upper_inner = edge([48, 60, 61, 62, 63, 64, 54])
+    lower = (v - lower_inner) / np.maximum(lower_outer - lower_inner, 1e-3)
+    upper = (v - upper_outer) / np.maximum(upper_inner - upper_outer, 1e-3)
+    return lower, upper
+
+
+def _gloss_light(points: np.ndarray, xy: np.ndarray, base: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """Where a glossy lip catches the light (0..1): the middle of the lower lip and the ridge of the upper
+    lip (placed from the lip points), and the lips' own bright areas (from their shading)."""
+    to_mouth, _ = _mouth_frame(points)
+    u, v = to_mouth(xy)
+    lower, upper = _lip_bands(points, u, v)
+    across = np.exp(-(u / 0.42) ** 2)
+    placed = np.maximum(np.exp(-((lower - 0.45) / 0.2) ** 2) * across,
+                        0.55 * np.exp(-((upper - 0.3) / 0.2) ** 2) * np.exp(-(np.abs(u) - 0.28) ** 2 / 0.04))
+    core = base[inside]
+    low, high = np.percentile(core, [60, 99]) if core.size else (0.0, 1.0)
+    own = np.clip((base - low) / max(high - low, 1.0), 0.0, 1.0) ** 1.5
+    return np.maximum(placed, own)
+
+
+def _sparkle(points: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """Fine glitter (0..1) fixed to the lips: a hash of cells in mouth coordinates, so each sparkle
+    moves with the lips and stays lit from frame to frame."""
+    to_mouth, width = _mouth_frame(points)
+    u, v = to_mouth(xy)
+    cells = 55.0                                    # cells across half the mouth: about 1.2 px on a 130 px mouth
+    iu, iv = np.floor(u * cells), np.floor(v * 2 * cells)
+    noise = np.sin(iu * 12.9898 + iv * 78.233) * 43758.5453
+    noise -= np.floor(noise)
+    return np.clip((noise - 0.9) / 0.1, 0.0, 1.0) ** 2
+
+
+def tint(rgb: np.ndarray, mask: lipmask.LipMask, points: np.ndarray, look: Look) -> np.ndarray:
+    """The tinted pixels of ``mask``'s box (a new uint8 array; pixels of weight 0 are copied)."""
+    out = rgb[mask.rows, mask.cols].copy()
+    touched = np.flatnonzero(mask.weight)
+    if not touched.size:
+        return out
+    finish = FINISH[look.finish]
+    target = _target_lab(look.color)
+    lab = mask.lab.reshape(-1, 3)[touched]
+    w = mask.weight.ravel()[touched]
+    core = w >= 0.5
+    lightness = lab[:, 0]
+    if finish.shading == finish.detail_bright == finish.detail_dark == 1 and not finish.gloss:
+        mean_l = float(lightness[core].mean()) if core.any() else float(lightness.mean())
+        new_l = lightness + np.float32(target[0] - mean_l)      # the lips' own light, at the shade's level
+    else:
+        mouth_width = float(np.hypot(*(points[54] - points[48])))
+        base = shading(mask.lab[..., 0], mouth_width).ravel()[touched]
+        mean_l = float(base[core].mean()) if core.any() else float(base.mean())
+        detail = lightness - base
+        detail *= np.where(detail > 0, np.float32(finish.detail_bright), np.float32(finish.detail_dark))
+        new_l = target[0] + finish.shading * (base - mean_l) + detail
+    chroma = None
+    if finish.gloss or look.shimmer:
+        height, width = mask.weight.shape
+        xy = np.stack([touched % width + mask.cols.start, touched // width + mask.rows.start], axis=1).astype(np.float64)
+        light = np.zeros_like(new_l)
+        if finish.gloss:
+            shine = _gloss_light(points, xy, base, core)
+            shine = shine * shine * (3 - 2 * shine)            # a crisper edge to the highlight
+            light += finish.gloss * shine * (1 + np.clip(detail, -4, 4) / 12)
+        if look.shimmer:
+            light += 30.0 * look.shimmer * _sparkle(points, xy)
+        new_l = new_l + light
+        chroma = np.clip(1 - light / 45.0, 0.35, 1.0)[:, None]   # reflected light is the light's colour
+    k = np.float32(look.intensity) * w
+    lab[:, 0] += k * (np.minimum(np.maximum(new_l, 0.0), 100.0) - lightness)
+    lab[:, 1:] += k[:, None] * ((target[1:] if chroma is None else target[1:] * chroma) - lab[:, 1:])
+    out.reshape(-1, 3)[touched] = lab_to_rgb(lab)
+    return out
+
+
+def apply(rgb: np.ndarray, faces_points: list[np.ndarray], color: tuple[int, int, int], intensity: float,
+          finish: str = DEFAULT_FINISH, shimmer: float = 0.0) -> list[TintedRegion]:
     """Tint the lips of every face, in place. Returns where the tint went, one region per face tinted."""
     if intensity <= 0:
         return []
+    if finish not in FINISH:
+        raise ValueError(f"unknown finish {finish!r}")
+    look = Look(color=tuple(color), intensity=float(intensity), finish=finish, shimmer=float(shimmer))
     regions = []
     for points in faces_points:
-        found = lip_mask(points, rgb.shape)
-        if found is None:
+        mask = lipmask.find(rgb, points)
+        if mask is None:
             continue
-        mask, (ys, xs) = found
-        rgb[ys, xs] = tint_region(rgb[ys, xs], mask, color, intensity)
-        regions.append(TintedRegion(mask=mask, rows=ys, cols=xs))
+        rgb[mask.rows, mask.cols] = tint(rgb, mask, points, look)
+        regions.append(TintedRegion(mask=mask.weight, rows=mask.rows, cols=mask.cols))
     return regions
