@@ -64,6 +64,7 @@ bench: models
 	$(PY) bench/tracking.py
 	$(PY) bench/detectors.py
 	$(PY) bench/lambda_cold_start.py
+	$(PY) bench/realism.py
 
 # Build the Lambda function and layer zips into layers/build/$(STAGE)/.
 layers: install

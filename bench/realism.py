@@ -1,0 +1,353 @@
+"""How real the lipstick looks, measured: where the tint lands, its colour, texture and finishes, its cost.
+
+Prints, each figure beside today's (the 12-point polygon mask feathered inward and the tint that keeps
+40% of the lips' lightness gap, copied below as ``polygon_tint``) measured in the same run:
+
+- the mask against the labelled lips of ../shared/data/lips (IoU of the mask's >= 0.5 part, mean and
+  worst; the share of the tint's weight outside the labelled lips dilated by 2% of the face width; the
+  share of labelled lip pixels tinted less than half);
+- CIEDE2000 between the tinted lips' mean colour and the shade at intensity 1, per shade from nude to
+  plum, on the shared photos' faces >= 140 px (faces/ and lips/) and on the clip's close-up;
+- the fine lightness detail kept (satin, intensity 1), matte's fine detail against satin's, gloss's
+  highlights (97th percentile of L* minus its median) against satin's, and the gloss's frame-to-frame
+  change on steady close-up frames against satin's (flicker);
+- the mask edge's frame-to-frame movement on steady frames of the clip's close-up;
+- the tint step's time per face, faces scaled to 200 px wide.
+
+    .venv/bin/python bench/realism.py [--repeat N]
+"""
+from __future__ import annotations
+
+import argparse
+import pathlib
+import statistics
+import sys
+import time
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.frame_api import DATA, clip_frames  # noqa: E402
+from chalicelib import faces, imaging, lipmask, lipstick, tracking  # noqa: E402
+from chalicelib.colour import ciede2000, lab_to_rgb, rgb_to_lab  # noqa: E402
+
+SHADES = [("nude", "B86F6A"), ("coral", "E0604F"), ("pink", "C95B7C"), ("red", "B0303F"), ("berry", "8E2043"),
+          ("plum", "5E2350")]
+CLOSE_UP = range(82, 211)
+MODEL = faces.resolve_model_path("")
+
+
+def hex_rgb(value: str) -> tuple[int, int, int]:
+    return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
+
+
+# ---------------------------------------------------------------- today's tint, for the comparison
+def polygon_mask(points: np.ndarray, frame_shape) -> tuple[np.ndarray, tuple[slice, slice]] | None:
+    """Today's mask: the 12-point outer polygon minus the 8-point inner one, feathered inward only."""
+    height, width = frame_shape[:2]
+    outer, inner = points[48:60], points[60:68]
+    mouth_width = float(outer[:, 0].max() - outer[:, 0].min())
+    feather = max(0.8, mouth_width * 0.035)
+    pad = int(np.ceil(feather)) + 2
+    x0 = max(0, int(np.floor(outer[:, 0].min())) - pad)
+    y0 = max(0, int(np.floor(outer[:, 1].min())) - pad)
+    x1 = min(width, int(np.ceil(outer[:, 0].max())) + pad + 1)
+    y1 = min(height, int(np.ceil(outer[:, 1].max())) + pad + 1)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    ring = Image.new("L", (x1 - x0, y1 - y0), 0)
+    draw = ImageDraw.Draw(ring)
+    draw.polygon([(float(x) - x0, float(y) - y0) for x, y in outer], fill=255)
+    draw.polygon([(float(x) - x0, float(y) - y0) for x, y in inner], fill=0)
+    hard = np.asarray(ring) > 0
+    if not hard.any():
+        return None
+    soft = np.asarray(ring.filter(ImageFilter.GaussianBlur(feather)), dtype=np.float32) / 255.0
+    return np.minimum(soft * 2.0, 1.0) * hard, (slice(y0, y1), slice(x0, x1))
+
+
+def polygon_tint(rgb: np.ndarray, faces_points, color, intensity: float) -> list[lipstick.TintedRegion]:
+    """Today's tint: a* b* toward the shade, the mean lightness 60% of the way, in place."""
+    target = rgb_to_lab(np.array(color, np.uint8))
+    regions = []
+    for points in faces_points:
+        found = polygon_mask(points, rgb.shape)
+        if found is None:
+            continue
+        mask, (ys, xs) = found
+        crop = rgb[ys, xs]
+        touched = mask > 0
+        lab = rgb_to_lab(crop[touched])
+        weight = mask[touched]
+        mean_l = float(lab[:, 0] @ weight / weight.sum())
+        weight = weight * np.float32(intensity)
+        lab[:, 0] += weight * np.float32(0.6 * (target[0] - mean_l))
+        lab[:, 1:] += weight[:, None] * (target[1:] - lab[:, 1:])
+        out = crop.copy()
+        out[touched] = lab_to_rgb(lab)
+        rgb[ys, xs] = out
+        regions.append(lipstick.TintedRegion(mask=mask, rows=ys, cols=xs))
+    return regions
+
+
+def new_tint(rgb, faces_points, color, intensity, finish="satin", shimmer=0.0):
+    return lipstick.apply(rgb, faces_points, color, intensity, finish=finish, shimmer=shimmer)
+
+
+TINTS = [("today", polygon_tint), ("new", new_tint)]
+
+
+# ---------------------------------------------------------------- inputs
+def find(rgb: np.ndarray, min_face: int = 100) -> list[faces.Face]:
+    scale = faces.detection_scale(min_face)
+    return faces.find_faces(rgb, imaging.grey_scaled(rgb, scale), scale, MODEL)
+
+
+def load_rgb(path: pathlib.Path) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(Image.open(path).convert("RGB")))
+
+
+def labelled_faces():
+    """(name, rgb, labels, face) for each labelled photo in lips/."""
+    out = []
+    for jpg in sorted((DATA / "lips").glob("*.jpg")):
+        rgb = load_rgb(jpg)
+        labels = np.asarray(Image.open(jpg.with_name(jpg.stem + ".labels.png")))
+        found = find(rgb)
+        if found:
+            out.append((jpg.stem, rgb, labels, max(found, key=lambda f: f.box[2])))
+    return out
+
+
+def photo_faces(labelled) -> list[tuple[np.ndarray, faces.Face]]:
+    """(rgb, face) for every face >= 140 px in the shared photos (faces/ and lips/)."""
+    out = [(rgb, face) for _, rgb, _, face in labelled if face.box[2] >= 140]
+    for jpg in sorted((DATA / "faces").glob("*.jpg")):
+        rgb = load_rgb(jpg)
+        out += [(rgb, face) for face in find(rgb) if face.box[2] >= 140]
+    return out
+
+
+def close_up_faces(frames) -> list[tuple[np.ndarray, faces.Face]]:
+    out = []
+    for i in list(CLOSE_UP)[::6]:
+        rgb = cv2.cvtColor(frames[i], cv2.COLOR_BGR2RGB)
+        out += [(rgb, face) for face in find(rgb, 80)]
+    return out
+
+
+# ---------------------------------------------------------------- measures
+def full_mask(region: lipstick.TintedRegion, shape) -> np.ndarray:
+    out = np.zeros(shape[:2], np.float32)
+    out[region.rows, region.cols] = region.mask
+    return out
+
+
+def mask_figures(labelled, tint) -> list[tuple[float, float, float]]:
+    """Per labelled face: (IoU, share of the tint outside the dilated lips, share of lips not tinted)."""
+    rows = []
+    for _, rgb, labels, face in labelled:
+        lips = (labels == 1) | (labels == 2)
+        (region,) = tint(rgb.copy(), [face.points], (176, 48, 63), 1.0)
+        weight = full_mask(region, rgb.shape)
+        tinted = weight >= 0.5
+        iou = (tinted & lips).sum() / (tinted | lips).sum()
+        radius = max(1, round(0.02 * face.box[2]))
+        disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+        near = cv2.dilate(lips.astype(np.uint8), disc) > 0
+        outside = float(weight[~near].sum() / weight.sum())
+        missed = float((lips & ~tinted).sum() / lips.sum())
+        rows.append((float(iou), outside, missed))
+    return rows
+
+
+def lips_core(weight: np.ndarray) -> np.ndarray:
+    return weight >= 0.5
+
+
+def mean_lab(rgb: np.ndarray, where: np.ndarray) -> np.ndarray:
+    return rgb_to_lab(rgb[where]).mean(axis=0)
+
+
+def colour_error(face_set, tint, color) -> float:
+    """Mean over faces of CIEDE2000(mean L*a*b* of the tinted lips, the shade), intensity 1."""
+    target = rgb_to_lab(np.array(color, np.uint8))
+    errors = []
+    for rgb, face in face_set:
+        out = rgb.copy()
+        regions = tint(out, [face.points], color, 1.0)
+        if not regions:
+            continue
+        core = lips_core(full_mask(regions[0], rgb.shape))
+        errors.append(float(ciede2000(mean_lab(out, core), target)))
+    return float(np.mean(errors))
+
+
+def fine_detail(lightness: np.ndarray, mouth_width: float) -> np.ndarray:
+    """Lightness minus its blur over about 2% of the mouth width (two box passes): lines, grain, glints."""
+    radius = max(1, round(0.01 * mouth_width))
+    size = 2 * radius + 1
+    blurred = cv2.blur(cv2.blur(lightness, (size, size)), (size, size))
+    return lightness - blurred
+
+
+def finish_figures(face_set, color, finish, shimmer=0.0):
+    """Per face: (fine detail std before, after; P97 - median of L* after) over the lips' inner part."""
+    rows = []
+    for rgb, face in face_set:
+        out = rgb.copy()
+        regions = new_tint(out, [face.points], color, 1.0, finish=finish, shimmer=shimmer)
+        if not regions:
+            continue
+        region = regions[0]
+        inner = cv2.erode((region.mask >= 0.99).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        if inner.sum() < 30:
+            continue
+        width = float(np.hypot(*(face.points[54] - face.points[48])))
+        before = rgb_to_lab(rgb[region.rows, region.cols])[..., 0]
+        after = rgb_to_lab(out[region.rows, region.cols])[..., 0]
+        d0, d1 = fine_detail(before, width)[inner], fine_detail(after, width)[inner]
+        l1 = after[inner]
+        rows.append((float(d0.std()), float(d1.std()), float(np.percentile(l1, 97) - np.median(l1))))
+    return np.array(rows)
+
+
+def steady_pairs(frames):
+    """Consecutive close-up frames with one followed face whose raw lip points barely move (< 1% of the
+    face width, as bench/tracking.py): (rgb_a, points_a, rgb_b, points_b, face width), smoothed points."""
+    raw_state = smooth_state = None
+    previous = None
+    pairs = []
+    for i in CLOSE_UP:
+        rgb = cv2.cvtColor(frames[i], cv2.COLOR_BGR2RGB)
+        raw, raw_state, _ = tracking.follow(rgb, raw_state, 40, MODEL, smoothing=False)
+        smooth, smooth_state, _ = tracking.follow(rgb, smooth_state, 40, MODEL, smoothing=True)
+        current = (rgb, raw[0].points, smooth[0].points, smooth[0].box[2]) if len(raw) == 1 == len(smooth) else None
+        if current and previous:
+            moved = float(np.linalg.norm(current[1][48:68] - previous[1][48:68], axis=1).mean()) / current[3]
+            if moved < 0.01:
+                pairs.append((previous[0], previous[2], current[0], current[2], current[3]))
+        previous = current
+    return pairs
+
+
+def edge_jitter(pairs, tint) -> float:
+    """Mean frame-to-frame movement of the mask's edge over steady pairs, in % of the face width:
+    the area between the two masks (sum of |difference|) over the edge's length (perimeter)."""
+    moves = []
+    for rgb_a, pts_a, rgb_b, pts_b, width in pairs:
+        (ra,) = tint(rgb_a.copy(), [pts_a], (176, 48, 63), 1.0)
+        (rb,) = tint(rgb_b.copy(), [pts_b], (176, 48, 63), 1.0)
+        a, b = full_mask(ra, rgb_a.shape), full_mask(rb, rgb_b.shape)
+        hard = (a >= 0.5).astype(np.uint8)
+        perimeter = max(float(cv2.arcLength(max(cv2.findContours(hard, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)[0],
+                                                    key=cv2.contourArea), True)), 1.0)
+        moves.append(float(np.abs(a - b).sum()) / perimeter / width * 100)
+    return float(np.mean(moves))
+
+
+def highlight_flicker(pairs, finish) -> float:
+    """Mean |frame-to-frame change| of the tinted lips' L* on steady pairs (both masks' common part)."""
+    changes = []
+    for rgb_a, pts_a, rgb_b, pts_b, _ in pairs:
+        out_a, out_b = rgb_a.copy(), rgb_b.copy()
+        (ra,) = new_tint(out_a, [pts_a], (176, 48, 63), 1.0, finish=finish)
+        (rb,) = new_tint(out_b, [pts_b], (176, 48, 63), 1.0, finish=finish)
+        both = (full_mask(ra, rgb_a.shape) >= 0.99) & (full_mask(rb, rgb_b.shape) >= 0.99)
+        changes.append(float(np.abs(rgb_to_lab(out_a[both])[:, 0] - rgb_to_lab(out_b[both])[:, 0]).mean()))
+    return float(np.mean(changes))
+
+
+def faces_at_200(labelled) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The labelled photos scaled so each face is 200 px wide, with its landmarks found again."""
+    out = []
+    for _, rgb, _, face in labelled:
+        scale = 200 / face.box[2]
+        small = np.ascontiguousarray(np.asarray(Image.fromarray(rgb).resize(
+            (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)), Image.LANCZOS)))
+        found = find(small)
+        if found:
+            out.append((small, max(found, key=lambda f: f.box[2]).points))
+    return out
+
+
+def time_per_face(inputs, tint, repeat: int, **look) -> tuple[float, float]:
+    """Median over faces of the median of ``repeat`` timed tints, in ms: (CPU time of this thread, wall
+    time). The CPU time is what the step costs; the wall time also counts the moments other processes on
+    this shared machine held the core. Frames are copied outside the timing."""
+    cpu, wall = [], []
+    for rgb, points in inputs:
+        runs_cpu, runs_wall = [], []
+        for _ in range(repeat):
+            frame = rgb.copy()
+            started, started_cpu = time.perf_counter(), time.thread_time()
+            tint(frame, [points], (176, 48, 63), 0.6, **look)
+            runs_cpu.append((time.thread_time() - started_cpu) * 1000)
+            runs_wall.append((time.perf_counter() - started) * 1000)
+        cpu.append(statistics.median(runs_cpu))
+        wall.append(statistics.median(runs_wall))
+    return statistics.median(cpu), statistics.median(wall)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeat", type=int, default=30, help="timed runs per face")
+    args = parser.parse_args()
+    if not (DATA / "lips").is_dir():
+        sys.exit(f"the labelled lips are not at {DATA / 'lips'} (see ../shared/data/README.md)")
+    labelled = labelled_faces()
+    frames = clip_frames()
+    photos, close_up = photo_faces(labelled), close_up_faces(frames)
+    print(f"tintcam realism benchmark: {len(labelled)} labelled faces, {len(photos)} photo faces >= 140 px, "
+          f"{len(close_up)} close-up frames of the clip; 'today' is the polygon mask and its tint\n")
+
+    print("mask against the labelled lips (../shared/data/lips), per face IoU (mask >= 0.5):")
+    figures = {name: mask_figures(labelled, tint) for name, tint in TINTS}
+    for i, (name, *_rest) in enumerate(labelled):
+        print(f"  {name:12} " + "  ".join(f"{n} {figures[n][i][0]:.3f}" for n, _ in TINTS))
+    for n, _ in TINTS:
+        iou = [r[0] for r in figures[n]]
+        print(f"  {n:6} IoU mean {np.mean(iou):.3f}, worst {min(iou):.3f}; tint outside the lips (dilated 2% of the "
+              f"face) {100 * np.mean([r[1] for r in figures[n]]):.2f}% (worst {100 * max(r[1] for r in figures[n]):.2f}%); "
+              f"lips not tinted {100 * np.mean([r[2] for r in figures[n]]):.2f}% (worst {100 * max(r[2] for r in figures[n]):.2f}%)")
+
+    print("\nCIEDE2000 between the tinted lips' mean colour and the shade, intensity 1 (mean over faces):")
+    print(f"  {'shade':8} {'photos today':>13} {'photos new':>11} {'close-up today':>15} {'close-up new':>13}")
+    worst = 0.0
+    for shade, value in SHADES:
+        color = hex_rgb(value)
+        cells = [colour_error(face_set, tint, color) for face_set in (photos, close_up) for _, tint in TINTS]
+        worst = max(worst, cells[1], cells[3])
+        print(f"  {shade:8} {cells[0]:13.1f} {cells[1]:11.1f} {cells[2]:15.1f} {cells[3]:13.1f}")
+    print(f"  worst shade, new: {worst:.1f}")
+
+    print("\ntexture and finishes (photo faces, intensity 1; fine detail = L* minus its blur over ~2% of the mouth):")
+    for shade, value in (SHADES[0], SHADES[3], SHADES[5]):
+        color = hex_rgb(value)
+        satin, matte, gloss = (finish_figures(photos, color, f) for f in ("satin", "matte", "gloss"))
+        kept = np.median(satin[:, 1] / satin[:, 0])
+        print(f"  {shade:6} satin keeps {100 * kept:.0f}% of the fine detail (median over faces); matte's fine detail "
+              f"{100 * (1 - matte[:, 1].mean() / satin[:, 1].mean()):.0f}% below satin's; gloss P97-median of L* "
+              f"{gloss[:, 2].mean():.1f} vs satin {satin[:, 2].mean():.1f} (+{100 * (gloss[:, 2].mean() / satin[:, 2].mean() - 1):.0f}%)")
+
+    pairs = steady_pairs(frames)
+    print(f"\nvideo, {len(pairs)} steady pairs of close-up frames (smoothed lip points):")
+    print("  mask edge movement frame to frame: " + ", ".join(
+        f"{n} {edge_jitter(pairs, tint):.3f}% of the face width" for n, tint in TINTS))
+    print(f"  lips' L* change frame to frame: satin {highlight_flicker(pairs, 'satin'):.2f}, "
+          f"gloss {highlight_flicker(pairs, 'gloss'):.2f}")
+
+    inputs = faces_at_200(labelled)
+    today = time_per_face(inputs, polygon_tint, args.repeat)
+    new = time_per_face(inputs, new_tint, args.repeat)
+    gloss = time_per_face(inputs, new_tint, args.repeat, finish="gloss", shimmer=0.5)
+    print(f"\ntint step per 200 px face ({len(inputs)} faces, median of {args.repeat} runs each; CPU ms / wall ms):")
+    print(f"  today {today[0]:.2f} / {today[1]:.2f}; new satin {new[0]:.2f} / {new[1]:.2f} ({new[0] / today[0]:.1f}x "
+          f"today); new gloss + shimmer {gloss[0]:.2f} / {gloss[1]:.2f}")
+
+if __name__ == "__main__":
+    main()
