@@ -64,7 +64,8 @@ def test_the_patch_drawn_over_the_frame_is_the_tinted_frame(settings, name, face
     alpha = rgba[..., 3].astype(int)
     assert not alpha[weight == 0].any()
     assert np.mean(np.abs(alpha - np.rint(weight * 255)) <= 1) > 0.98
-    assert (alpha == 255).sum() > 0.3 * (alpha > 0).sum()   # the lips' inside is opaque, the rim feathered
+    # the lips' inside is opaque, the rim feathered (the group photo's lips are 2-4 px tall: mostly rim)
+    assert (alpha == 255).sum() > 0.2 * (alpha > 0).sum()
 
 
 def test_alpha_is_raised_where_a_pixel_changed_more_than_its_mask_says(settings):
