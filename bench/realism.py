@@ -102,7 +102,8 @@ TINTS = [("today", polygon_tint), ("new", new_tint)]
 
 
 # ---------------------------------------------------------------- inputs
-def find(rgb: np.ndarray, min_face: int = 100) -> list[faces.Face]:
+def find(rgb: np.ndarray, min_face: int = 120) -> list[faces.Face]:
+    """Every face's landmarks as the API finds them (min_face 120 is its default)."""
     scale = faces.detection_scale(min_face)
     return faces.find_faces(rgb, imaging.grey_scaled(rgb, scale), scale, MODEL)
 
