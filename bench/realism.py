@@ -32,7 +32,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.frame_api import DATA, clip_frames  # noqa: E402
-from chalicelib import faces, imaging, lipmask, lipstick, tracking  # noqa: E402
+from chalicelib import faces, lipmask, lipstick, tracking  # noqa: E402
 from chalicelib.colour import ciede2000, lab_to_rgb, rgb_to_lab  # noqa: E402
 
 SHADES = [("nude", "B86F6A"), ("coral", "E0604F"), ("pink", "C95B7C"), ("red", "B0303F"), ("berry", "8E2043"),
@@ -104,8 +104,7 @@ TINTS = [("today", polygon_tint), ("new", new_tint)]
 # ---------------------------------------------------------------- inputs
 def find(rgb: np.ndarray, min_face: int = 120) -> list[faces.Face]:
     """Every face's landmarks as the API finds them (min_face 120 is its default)."""
-    scale = faces.detection_scale(min_face)
-    return faces.find_faces(rgb, imaging.grey_scaled(rgb, scale), scale, MODEL)
+    return faces.find_faces(rgb, min_face, MODEL)
 
 
 def load_rgb(path: pathlib.Path) -> np.ndarray:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from chalicelib import faces, imaging, lipmask
+from chalicelib import faces, lipmask
 from tests.conftest import DATA
 
 SKIN, LIPS, MOUSTACHE, TEETH = (222, 178, 156), (184, 96, 104), (72, 58, 48), (238, 234, 222)
@@ -160,8 +160,7 @@ def labelled():
     for jpg in sorted(folder.glob("*.jpg")):
         rgb = np.asarray(Image.open(jpg).convert("RGB")).copy()
         labels = np.asarray(Image.open(jpg.with_name(jpg.stem + ".labels.png")))
-        scale = faces.detection_scale(100)
-        (face,) = faces.find_faces(rgb, imaging.grey_scaled(rgb, scale), scale, model)
+        (face,) = faces.find_faces(rgb, 120, model)
         out.append((rgb, labels, face))
     return out
 
