@@ -283,3 +283,34 @@ def test_all_in_cost_has_a_line_for_each_part_of_the_bill():
     assert (cost.data_out, cost.logs) == pytest.approx((0.0027, 0.00025))
     assert cost.total == pytest.approx(0.0005 + 0.0002 + 0.001 + 0.000625 + 0.00000125 + 0.0027 + 0.00025, rel=1e-3)
     assert prices.all_in(1000, 0, 0, 0, 0, 0, front_door="rest").front_door == pytest.approx(0.0035)
+
+
+def test_a_metered_frame_costs_at_most_one_write_and_one_read_unit():
+    """Through the meter (key check, quota, write) on DynamoDB: the issue's targets per frame, in the
+    worst case (the key read for every frame) and with the key cache (read once)."""
+    import boto3
+
+    from chalicelib.pipeline import FrameResult
+    from chalicelib.store import DynamoStore
+    answer = FrameResult(width=640, height=480, faces=[object()], body=b"\xff" * 900, timings_ms={"all": 12.0})
+    with moto_server() as (endpoint, _):
+        for key_cache_s, reads, reads_with_key in (("0", 10, 20), ("5", 1, 10)):
+            client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
+                                  aws_access_key_id="testing", aws_secret_access_key="testing")
+            DynamoStore.create_table(client, f"units-{key_cache_s}")
+            meter = metering.Meter(DynamoStore(f"units-{key_cache_s}", client=client),
+                                   settings_module.load({"TINTCAM_KEY_CACHE_S": key_cache_s}))
+            key, _ = meter.create_key("units", 1000)
+
+            def frame(idempotency_key=None):
+                return meter.run(meter.authenticate(key), idempotency_key, "/v1/tint", 30_000, lambda: answer)[1]
+            meter.store.capacity.reset()
+            assert [frame().quota_remaining for _ in range(10)][-1] == 990
+            used = meter.store.capacity.snapshot()
+            assert used.write_units / 10 <= 1.5 and used.read_units / 10 <= 1  # targets: 1.5 writes, 1 read
+            assert (used.write_units, used.read_units) == (10, reads)
+            meter.store.capacity.reset()
+            assert [frame(f"retry-{n}").quota_remaining for n in range(10)][-1] == 980
+            used = meter.store.capacity.snapshot()
+            assert used.write_units / 10 <= 4.5  # the target with an Idempotency-Key
+            assert (used.write_units, used.read_units) == (40, reads_with_key)
