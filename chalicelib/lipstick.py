@@ -25,8 +25,8 @@ import numpy as np
 from . import lipmask
 from .colour import lab_to_rgb, rgb_to_lab  # noqa: F401  (rgb_to_lab: part of this module's interface)
 
-FINISHES = ("matte", "satin", "gloss")
-DEFAULT_FINISH = "satin"
+FINISHES = ("satin", "matte", "gloss")   # the first is the default
+DEFAULT_FINISH = FINISHES[0]
 SHADING_BLUR = 0.03       # the shading/detail split: a blur this wide, in mouth widths
 
 

@@ -12,7 +12,7 @@ import sys
 from functools import lru_cache
 
 from . import __version__, answers, errors
-from .options import ANSWERS
+from .options import ANSWERS, FINISHES
 from .settings import Settings
 
 FILE = pathlib.Path(__file__).with_name("openapi.json")
@@ -156,6 +156,13 @@ def document(settings: Settings | None = None) -> dict:
                          "description": "how far the lips move toward the shade; 0 leaves the frame unchanged",
                          "schema": {"type": "number", "minimum": 0, "maximum": 1,
                                     "default": s.default_intensity}},
+                        {"name": "finish", "in": "query", "required": False,
+                         "description": "how light sits on the colour: `satin` the lips' own sheen, `matte` "
+                                        "highlights and fine sheen damped, `gloss` highlights lifted along the lips",
+                         "schema": {"type": "string", "enum": list(FINISHES), "default": FINISHES[0]}},
+                        {"name": "shimmer", "in": "query", "required": False,
+                         "description": "fine sparkle fixed to the lips; 0 none",
+                         "schema": {"type": "number", "minimum": 0, "maximum": 1, "default": 0}},
                         {"name": "quality", "in": "query", "required": False, "description": "output JPEG quality",
                          "schema": {"type": "integer", "minimum": s.min_quality, "maximum": s.max_quality,
                                     "default": s.default_quality}},

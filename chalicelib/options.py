@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from .errors import BadParameter
+from .lipstick import FINISHES
 from .settings import Settings
 
 _HEX = re.compile(r"^#?([0-9a-fA-F]{6})$")
 
-ALLOWED = ("color", "intensity", "quality", "min_face", "answer")
+ALLOWED = ("color", "intensity", "quality", "min_face", "finish", "shimmer", "answer")
 ANSWERS = ("full", "patch")   # the answer formats of /v1/tint (see answers.py)
 
 
@@ -22,6 +23,8 @@ class TintOptions:
     quality: int                 # output JPEG quality
     min_face: int                # smallest face width looked for, in pixels of the (oriented) frame
     answer: str = "full"         # "full": the whole frame as a JPEG; "patch": only the tinted lips, WebP
+    finish: str = FINISHES[0]    # how light sits on the lips: satin (default), matte or gloss (see lipstick.py)
+    shimmer: float = 0.0         # 0..1: fine sparkle on the lips
 
 
 def parse_color(raw: str) -> tuple[int, int, int]:
@@ -62,6 +65,8 @@ def parse(params: Mapping[str, str] | None, settings: Settings,
         min_face=_number(params, "min_face", int, settings.default_min_face, settings.min_min_face,
                          settings.max_min_face),
         answer=_choice(params, "answer", ANSWERS),
+        finish=_choice(params, "finish", FINISHES),
+        shimmer=_number(params, "shimmer", float, 0.0, 0.0, 1.0),
     )
 
 

@@ -129,6 +129,18 @@ def cases() -> list[Case]:
                         ("intensity=0.5&intensity=", "empty repeated parameter"), ("answer=webp", "unknown answer"),
                         ("answer=PATCH", "answer in capitals"), ("answer=", "empty answer")]:
         out.append(Case(f"bad parameter: {what}", 400, "bad_parameter", jpeg, query="?" + query, headers=ok))
+    for query, what in [("finish=shiny", "unknown finish"), ("finish=GLOSS", "finish in capitals"),
+                        ("finish=", "empty finish"), ("shimmer=2", "shimmer above 1"), ("shimmer=-0.5", "negative shimmer"),
+                        ("shimmer=lots", "shimmer not a number")]:
+        out.append(Case(f"bad parameter: {what}", 400, "bad_parameter", jpeg, query="?" + query, headers=ok))
+    out += [
+        Case("gloss finish with shimmer", 200, None, jpeg, query="?finish=gloss&shimmer=0.8&intensity=1", headers=ok,
+             upright=(w, h)),
+        Case("matte finish as a patch answer", 200, None, jpeg, query="?finish=matte&answer=patch", headers=webp,
+             upright=(w, h)),
+        Case("landmarks with a finish", 400, "bad_parameter", jpeg, query="?finish=gloss",
+             headers={"Content-Type": "image/jpeg"}, path="/v1/landmarks"),
+    ]
     big = _save(photo.resize((3840, 2160)), "JPEG", quality=50)
     out += [
         Case("min_face too small for a 3840x2160 image", 400, "bad_parameter", big, query="?min_face=20", headers=ok),

@@ -179,6 +179,21 @@ def test_bad_parameter_names_it(client):
     assert resp.status_code == 400 and error(resp)["param"] == "quality"
 
 
+def test_finish_and_shimmer_reach_the_lips(client):
+    data = read("Tom_Cruise_avp_2014_4.jpg")
+    answers = {q: decode(post(client, "/v1/tint", data, query="?intensity=1&" + q).body)
+               for q in ("finish=satin", "finish=matte", "finish=gloss", "finish=gloss&shimmer=1")}
+    satin = answers["finish=satin"]
+    x, y, w, h = map(int, post(client, "/v1/tint", data).headers["X-Face-Boxes"].split(","))
+    for query, picture in answers.items():
+        changed = np.any(np.abs(picture.astype(int) - satin) > 8, axis=2)
+        assert (query == "finish=satin") == (not changed.any()), query
+        assert not changed[:y + h // 2].any() and not changed[:, :x].any()   # only around the mouth
+    for name in ("finish", "shimmer"):
+        resp = post(client, "/v1/tint", data, query=f"?{name}=shiny")
+        assert resp.status_code == 400 and error(resp)["param"] == name
+
+
 # ---------------------------------------------------------------- patch answers
 def patch_box(resp) -> tuple[int, int, int, int]:
     return tuple(int(v) for v in resp.headers["X-Patch-Box"].split(","))

@@ -13,6 +13,7 @@ def test_defaults(settings):
     assert opts.intensity == settings.default_intensity
     assert opts.quality == settings.default_quality
     assert opts.min_face == settings.default_min_face
+    assert opts.finish == "satin" and opts.shimmer == 0.0
 
 
 def test_valid_values(settings):
@@ -26,6 +27,8 @@ def test_valid_values(settings):
     ("intensity", "-0.1"), ("intensity", "1.5"), ("intensity", "nan"), ("intensity", "inf"), ("intensity", "x"),
     ("quality", "39"), ("quality", "96"), ("quality", "80.5"), ("quality", ""),
     ("min_face", "19"), ("min_face", "2001"), ("min_face", "abc"),
+    ("finish", "shiny"), ("finish", "Gloss"), ("finish", ""), ("finish", "gloss "),
+    ("shimmer", "-0.1"), ("shimmer", "1.01"), ("shimmer", "nan"), ("shimmer", "lots"),
     ("colour", "#ff0000"), ("answer", "webp"), ("answer", "PATCH"), ("answer", " patch"), ("answer", ""),
 ])
 def test_bad_values_name_the_parameter(settings, name, value):
@@ -46,3 +49,12 @@ def test_answer_is_full_unless_patch_is_asked(settings):
     assert options.parse({"answer": "patch"}, settings).answer == "patch"
     with pytest.raises(BadParameter):
         options.parse({"answer": "patch"}, settings, allowed=("min_face",))   # landmarks have no answer formats
+
+
+@pytest.mark.parametrize("finish", ["satin", "matte", "gloss"])
+def test_finishes_and_shimmer(settings, finish):
+    opts = options.parse({"finish": finish, "shimmer": "0.35"}, settings)
+    assert (opts.finish, opts.shimmer) == (finish, 0.35)
+    with pytest.raises(BadParameter) as err:
+        options.parse({"finish": finish}, settings, allowed=("min_face",))   # landmarks take no look
+    assert err.value.param == "finish"
