@@ -17,6 +17,7 @@ const els = {
   video: $('camera'), tinted: $('tinted'), placeholder: $('placeholder'), message: $('message'),
   start: $('start'), stop: $('stop'), save: $('save'), palette: $('palette'), color: $('color'),
   intensity: $('intensity'), intensityValue: $('intensity-value'), fps: $('fps'), fpsValue: $('fps-value'),
+  shimmer: $('shimmer'), shimmerValue: $('shimmer-value'),
   mirror: $('mirror'), stage: $('stage'), settingsForm: $('settings'), apiUrl: $('api-url'), apiKey: $('api-key'),
   settingsNote: $('settings-note'), chart: $('chart'), connection: $('connection'),
 };
@@ -139,6 +140,8 @@ async function start() {
     getSettings: () => ({
       apiUrl: state.apiUrl, apiKey: state.apiKey, color: state.color, answer: ANSWER,
       intensity: Number(els.intensity.value), fps: Number(els.fps.value),
+      finish: document.querySelector('input[name="finish"]:checked')?.value || 'satin',
+      shimmer: Number(els.shimmer.value),
     }),
     onSent: (now) => stats.frameSent(now),
     onFrame: showFrame,
@@ -240,6 +243,7 @@ function init() {
   buildPalette();
   els.color.addEventListener('input', () => pickColor(els.color.value));
   els.intensity.addEventListener('input', () => { els.intensityValue.textContent = Number(els.intensity.value).toFixed(2); });
+  els.shimmer.addEventListener('input', () => { els.shimmerValue.textContent = Number(els.shimmer.value).toFixed(1); });
   els.fps.addEventListener('input', () => { els.fpsValue.textContent = els.fps.value; });
   els.mirror.addEventListener('change', () => els.stage.classList.toggle('mirrored', els.mirror.checked));
   els.stage.classList.toggle('mirrored', els.mirror.checked);

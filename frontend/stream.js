@@ -143,6 +143,8 @@ export class FrameStreamer {
         color: settings.color.replace('#', ''),
         intensity: settings.intensity.toFixed(2),
       });
+      if (settings.finish && settings.finish !== 'satin') params.set('finish', settings.finish);
+      if (settings.shimmer > 0) params.set('shimmer', settings.shimmer.toFixed(2));
       if (answer === 'patch') params.set('answer', 'patch');
       const headers = { 'Content-Type': 'image/jpeg', Accept: ANSWER_TYPES[answer] };
       if (settings.apiKey) headers['x-api-key'] = settings.apiKey;

@@ -172,6 +172,48 @@ def test_streams_tinted_frames_with_throttle_and_shade_changes(page, stack):
     assert np.median([a[1] for a in after2]) > np.median([a[1] for a in after]) + 10  # no longer blue
 
 
+def test_finish_and_shimmer_controls_reach_the_tint(page, stack):
+    """Satin without shimmer is the API's default and is not sent; Gloss and the Shimmer slider go with the
+    next frames, and the picture shown is the gloss the API makes of the frame that was sent."""
+    site_url, api_url, _ = stack
+    urls = []
+    page.on("request", lambda req: urls.append(req.url) if req.method == "POST" and "/v1/tint" in req.url else None)
+    start_streaming(page, site_url)
+    wait_frames(page, 3)
+    assert urls and all("finish=" not in url and "shimmer=" not in url for url in urls)
+    page.get_by_label("Intensity").fill("1")
+    page.get_by_role("radio", name="Gloss").click()
+    page.get_by_label("Shimmer").fill("0.5")
+    assert page.locator("#shimmer-value").inner_text() == "0.5"
+    changed_at = len(urls) + 3            # frames already in flight keep the look they were sent with
+    wait_frames(page, 8)
+    later = urls[changed_at:]
+    assert later and all("finish=gloss" in url and "shimmer=0.50" in url for url in later)
+    for _ in range(8):                    # stop on a frame whose lips came back
+        page.get_by_role("button", name="Stop").click()
+        shown, sent, info = shown_and_sent(page)
+        if info["patchBox"]:
+            break
+        page.get_by_role("button", name="Start").click()
+        wait_frames(page, 3)
+    x, y, w, h = map(int, info["patchBox"].split(","))
+    look = "color=b0303f&intensity=1.00&min_face=120"
+    picture = decode(shown)[y:y + h, x:x + w].astype(int)
+
+    def tinted_by_api(query: str) -> np.ndarray:
+        resp = requests.post(f"{api_url}/v1/tint?{look}&{query}", data=sent, timeout=30,
+                             headers={**LANDMARK_HEADERS, "Accept": "image/jpeg"})
+        assert resp.status_code == 200
+        return decode(resp.content)[y:y + h, x:x + w].astype(int)
+    gloss, satin = tinted_by_api("finish=gloss&shimmer=0.5"), tinted_by_api("finish=satin")
+    lips = np.abs(satin - decode(sent)[y:y + h, x:x + w]).max(axis=2) > 20    # what the tint changed (not JPEG noise)
+
+    def highlights(rgb: np.ndarray) -> float:   # the lips' L* 90th percentile (the page's tracked landmarks
+        return float(np.percentile(lipstick.rgb_to_lab(rgb.astype(np.uint8))[..., 0][lips], 90))  # differ a bit)
+    assert lips.sum() > 50 and highlights(gloss) > highlights(satin) + 5
+    assert abs(highlights(picture) - highlights(gloss)) < abs(highlights(picture) - highlights(satin))
+
+
 def break_and_mend(page, site_url: str, field: str, bad: str, message: str) -> str:
     """Stream, save a bad value in a connection setting, expect the message, put the good value back,
     and expect frames again and the message gone. Returns the good value."""
