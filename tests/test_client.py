@@ -120,6 +120,26 @@ def test_cli_photo_and_folder(api, key, tmp_path):
     assert "faces: 4" in out.stdout and "charged: 2 frames" in out.stdout  # the dogs are not charged
 
 
+def test_finish_and_shimmer_from_the_library_and_the_command(api, key, tmp_path):
+    photo = read("Tom_Cruise_avp_2014_4.jpg")
+    with Client(api, key) as client:
+        satin = client.tint(photo, intensity=1).image().astype(int)
+        gloss = client.tint(photo, intensity=1, finish="gloss", shimmer=0.5).image().astype(int)
+        assert np.abs(gloss - satin).max(axis=2).max() > 40                # the highlights and sparkle
+        assert (np.abs(gloss - satin).max(axis=2) > 8).mean() < 0.02       # on the lips only
+        with pytest.raises(BadRequest) as err:
+            client.tint(photo, finish="shiny")
+        assert err.value.code == "bad_parameter" and "finish" in str(err.value)
+    out = cli(api, key, "photo", str(FACES / "Tom_Cruise_avp_2014_4.jpg"), "-o", str(tmp_path / "matte.jpg"),
+              "--finish", "matte", "--intensity", "1")
+    assert out.returncode == 0, out.stderr
+    matte = cv2.imread(str(tmp_path / "matte.jpg")).astype(int)     # BGR, as Result.image()
+    assert np.abs(matte - satin).max() > 20 and (np.abs(matte - satin).max(axis=2) > 8).mean() < 0.02
+    out = cli(api, key, "photo", str(FACES / "Tom_Cruise_avp_2014_4.jpg"), "-o", str(tmp_path / "x.jpg"),
+              "--finish", "shiny")
+    assert out.returncode == 2 and "--finish" in out.stderr and not (tmp_path / "x.jpg").exists()
+
+
 def test_cli_video_keeps_frame_count_size_and_rate(api, key, tmp_path):
     if not VIDEO.exists():
         pytest.skip("clip not found")

@@ -110,11 +110,14 @@ class Client:
 
     # ------------------------------------------------------------------ calls
     def tint(self, image: Image, *, color: str | None = None, intensity: float | None = None,
-             quality: int | None = None, min_face: int | None = None, track_state: str | None = None,
+             finish: str | None = None, shimmer: float | None = None, quality: int | None = None,
+             min_face: int | None = None, track_state: str | None = None,
              idempotency_key: str | None = None) -> TintResult:
-        """Tint the lips of every face. ``image``: JPEG/PNG bytes or an OpenCV (BGR) array."""
+        """Tint the lips of every face. ``image``: JPEG/PNG bytes or an OpenCV (BGR) array. ``finish``:
+        satin (the API's default), matte or gloss; ``shimmer``: 0..1 of fine sparkle."""
         body, content_type = _encode(image)
         params = {k: v for k, v in (("color", color.lstrip("#") if color else None), ("intensity", intensity),
+                                    ("finish", finish), ("shimmer", shimmer),
                                     ("quality", quality), ("min_face", min_face)) if v is not None}
         headers = {"Content-Type": content_type, "Accept": "image/jpeg"}
         if track_state:

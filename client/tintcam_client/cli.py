@@ -1,6 +1,6 @@
 """The ``tintcam`` command line: tint a photo, a folder of photos, a video file or a webcam.
 
-    tintcam photo selfie.jpg -o tinted.jpg --color "#8E2043"
+    tintcam photo selfie.jpg -o tinted.jpg --color "#8E2043" --finish gloss
     tintcam folder photos/ -o tinted/
     tintcam video clip.mp4 -o tinted.mp4 --in-flight 4
     tintcam webcam --device 0 [-o recording.mp4]
@@ -47,7 +47,8 @@ class Stats:
 
 
 def _options(args) -> dict:
-    return {"color": args.color, "intensity": args.intensity, "quality": args.quality, "min_face": args.min_face}
+    return {"color": args.color, "intensity": args.intensity, "finish": args.finish, "shimmer": args.shimmer,
+            "quality": args.quality, "min_face": args.min_face}
 
 
 def _progress(total: int | None, enabled: bool, unit: str = "frame"):
@@ -210,6 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     frames = argparse.ArgumentParser(add_help=False, parents=[common])
     frames.add_argument("--color", help="shade, hex RRGGBB")
     frames.add_argument("--intensity", type=float)
+    frames.add_argument("--finish", choices=("satin", "matte", "gloss"), help="how the lips shine (default satin)")
+    frames.add_argument("--shimmer", type=float, help="fine sparkle, 0..1 (default 0)")
     frames.add_argument("--quality", type=int)
     frames.add_argument("--min-face", type=int)
     frames.add_argument("--in-flight", type=int, default=4, help="requests at once (default 4)")
