@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.colour import box_slices, mean_delta_e
 from tests.conftest import FACES, VIDEO, admin_create_key, need_data, read
 from tests.servers import Proxy, chalice_local, free_port
 from tintcam_client import AuthError, BadRequest, Client, QuotaExceeded
@@ -65,6 +66,41 @@ def test_library_tint_landmarks_usage(api, key):
         assert err.value.status == 400 and err.value.code == "invalid_image"
 
 
+def test_library_patch_answers_are_drawn_over_the_frame_sent(api, key):
+    """Camera frames of the clip as a video: patch answers, drawn over each frame here, give the full
+    answer's picture for a tenth of the bytes down or less; a frame with nothing tinted is the frame itself."""
+    if not VIDEO.exists():
+        pytest.skip("clip not found")
+    from bench.frame_api import camera_like, clip_frames
+    frames = camera_like(clip_frames())[::3]
+    state, differences = None, []
+    with Client(api, key) as client:
+        for frame in frames:
+            full = client.tint(frame, track_state=state)   # the same state: the same faces followed
+            patch = client.tint(frame, answer="patch", track_state=state)
+            state = patch.track_state
+            assert patch.answer == "patch" and patch.jpeg is None and patch.faces == full.faces
+            picture = patch.image()
+            assert picture.shape == frame.shape
+            if patch.patch is None:   # nothing tinted: 204, the frame as sent
+                assert patch.bytes_down == 0 and np.array_equal(picture, frame)
+                continue
+            assert patch.bytes_down == len(patch.patch) and patch.bytes_down * 10 < full.bytes_down
+            assert patch.bytes_up == full.bytes_up > 10_000
+            box = box_slices(patch.patch_box)
+            outside = np.ones(frame.shape[:2], bool)
+            outside[box] = False
+            assert np.array_equal(picture[outside], frame[outside])
+            differences.append(mean_delta_e(picture[box][..., ::-1], full.image()[box][..., ::-1])[0])
+        # drawn over the frame itself (the JPEG sent has its own noise on top of the full answer's)
+        assert len(differences) >= 5 and np.mean(differences) < 3.0 and max(differences) < 4.0, differences
+        nothing = client.tint(read("dogs.jpg"), answer="patch")
+        assert (nothing.faces, nothing.patch, nothing.bytes_down) == (0, None, 0)
+        assert np.array_equal(nothing.image(), cv2.imread(str(FACES / "dogs.jpg")))
+        with pytest.raises(ValueError):
+            client.tint(frames[0], answer="webp")
+
+
 def test_wrong_key_and_spent_quota_are_typed_errors(api, env):
     with Client(api, "tc_" + "z" * 43) as client:
         with pytest.raises(AuthError) as err:
@@ -108,6 +144,13 @@ def test_cli_photo_and_folder(api, key, tmp_path):
     assert out.returncode == 0, out.stderr
     assert cv2.imread(str(tmp_path / "tom.jpg")).shape == (800, 565, 3)
     assert "frames: 1" in out.stdout and "charged: 1 frames" in out.stdout
+    assert "(median; full answers)" in out.stdout   # photos come back whole unless asked
+    out = cli(api, key, "photo", str(FACES / "Tom_Cruise_avp_2014_4.jpg"), "-o", str(tmp_path / "tom-patch.jpg"),
+              "--color", "#C2185B", "--answer", "patch")
+    assert out.returncode == 0, out.stderr
+    assert "(median; patch answers)" in out.stdout
+    whole, drawn = cv2.imread(str(tmp_path / "tom.jpg")), cv2.imread(str(tmp_path / "tom-patch.jpg"))
+    assert drawn.shape == whole.shape and np.abs(drawn.astype(int) - whole).mean() < 2
     assert key not in out.stdout + out.stderr
     photos = tmp_path / "photos"
     photos.mkdir()
@@ -156,6 +199,10 @@ def test_cli_video_keeps_frame_count_size_and_rate(api, key, tmp_path):
     out = cli(api, key, "video", str(clip), "-o", str(tmp_path / "tinted.mp4"), "--in-flight", "3", "--min-face", "60")
     assert out.returncode == 0, out.stderr
     assert "frames: 40" in out.stdout and "p95" in out.stdout
+    assert "(median; patch answers)" in out.stdout   # video frames get patches, drawn over the frames here
+    up, down = (float(v.split()[0]) * (1024 if v.split()[1] == "KB" else 1)
+                for v in out.stdout.split("bytes per frame: ")[1].split(" (")[0].split(" up, "))
+    assert 0 < down * 10 < up
     src, dst = cv2.VideoCapture(str(clip)), cv2.VideoCapture(str(tmp_path / "tinted.mp4"))
     assert int(dst.get(cv2.CAP_PROP_FRAME_COUNT)) == int(src.get(cv2.CAP_PROP_FRAME_COUNT)) == 40
     assert (dst.get(cv2.CAP_PROP_FRAME_WIDTH), dst.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (640, 360)

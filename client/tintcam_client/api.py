@@ -11,6 +11,8 @@ import numpy as np
 import requests
 from requests.adapters import HTTPAdapter
 
+from .patch import composite, decode_patch, parse_box
+
 Image = Union[bytes, bytearray, np.ndarray]
 
 
@@ -42,9 +44,16 @@ class ConnectionFailed(ApiError):
     """The API could not be reached (after the retries)."""
 
 
+ANSWERS = ("full", "patch")
+_ACCEPT = {"full": "image/jpeg", "patch": "image/webp"}
+
+
 @dataclass
 class TintResult:
-    jpeg: bytes
+    """One tinted frame. Full answers carry the whole frame (``jpeg``); patch answers only the tinted lips
+    (``patch``, a WebP with alpha, at ``patch_box`` = (x, y, w, h); None when nothing was tinted), and
+    ``image()`` draws them over the frame that was sent."""
+    jpeg: bytes | None
     faces: int
     boxes: list[tuple[int, int, int, int]]
     server_ms: float
@@ -52,11 +61,24 @@ class TintResult:
     track_state: str | None
     latency_ms: float = 0.0
     retries: int = 0
+    answer: str = "full"
+    patch: bytes | None = None
+    patch_box: tuple[int, int, int, int] | None = None
+    bytes_up: int = 0          # the body sent
+    bytes_down: int = 0        # the answer's body
+    sent: bytes = b""          # the image sent (what a patch is drawn over)
+    frame: np.ndarray | None = field(default=None, repr=False)  # the array it was encoded from, if any
 
     def image(self) -> np.ndarray:
-        """The tinted frame as an OpenCV (BGR) array."""
+        """The tinted frame as an OpenCV (BGR) array (for a patch answer: drawn over the frame sent)."""
         import cv2
-        return cv2.imdecode(np.frombuffer(self.jpeg, np.uint8), cv2.IMREAD_COLOR)
+        if self.answer == "full":
+            return cv2.imdecode(np.frombuffer(self.jpeg, np.uint8), cv2.IMREAD_COLOR)
+        base = self.frame if self.frame is not None else cv2.imdecode(np.frombuffer(self.sent, np.uint8),
+                                                                      cv2.IMREAD_COLOR)
+        if self.patch is None:
+            return base.copy()
+        return composite(base, decode_patch(self.patch), self.patch_box)
 
 
 @dataclass
@@ -112,23 +134,32 @@ class Client:
     def tint(self, image: Image, *, color: str | None = None, intensity: float | None = None,
              finish: str | None = None, shimmer: float | None = None, quality: int | None = None,
              min_face: int | None = None, track_state: str | None = None,
-             idempotency_key: str | None = None) -> TintResult:
+             idempotency_key: str | None = None, answer: str = "full") -> TintResult:
         """Tint the lips of every face. ``image``: JPEG/PNG bytes or an OpenCV (BGR) array. ``finish``:
-        satin (the API's default), matte or gloss; ``shimmer``: 0..1 of fine sparkle."""
+        satin (the API's default), matte or gloss; ``shimmer``: 0..1 of fine sparkle. ``answer``: "full"
+        (the whole frame back as a JPEG) or "patch" (only the tinted lips; ``image()`` draws them over the
+        frame sent: far fewer bytes down, what video wants)."""
+        if answer not in ANSWERS:
+            raise ValueError(f"answer must be one of {', '.join(ANSWERS)}")
         body, content_type = _encode(image)
         params = {k: v for k, v in (("color", color.lstrip("#") if color else None), ("intensity", intensity),
                                     ("finish", finish), ("shimmer", shimmer),
-                                    ("quality", quality), ("min_face", min_face)) if v is not None}
-        headers = {"Content-Type": content_type, "Accept": "image/jpeg"}
+                                    ("quality", quality), ("min_face", min_face),
+                                    ("answer", "patch" if answer == "patch" else None)) if v is not None}
+        headers = {"Content-Type": content_type, "Accept": _ACCEPT[answer]}
         if track_state:
             headers["X-Track-State"] = track_state
         resp, latency, retries = self._send("POST", "/v1/tint", params, headers, body, idempotency_key)
         boxes = [tuple(int(v) for v in b.split(",")) for b in resp.headers.get("X-Face-Boxes", "").split(";") if b]
         remaining = resp.headers.get("X-Quota-Remaining")
-        return TintResult(jpeg=resp.content, faces=int(resp.headers.get("X-Faces", "0")), boxes=boxes,
-                          server_ms=float(resp.headers.get("X-Processing-Ms", "nan")),
+        patch_box = parse_box(resp.headers.get("X-Patch-Box")) if answer == "patch" else None
+        return TintResult(jpeg=resp.content if answer == "full" else None, faces=int(resp.headers.get("X-Faces", "0")),
+                          boxes=boxes, server_ms=float(resp.headers.get("X-Processing-Ms", "nan")),
                           quota_remaining=int(remaining) if remaining is not None else None,
-                          track_state=resp.headers.get("X-Track-State"), latency_ms=latency, retries=retries)
+                          track_state=resp.headers.get("X-Track-State"), latency_ms=latency, retries=retries,
+                          answer=answer, patch=resp.content if answer == "patch" and patch_box else None,
+                          patch_box=patch_box, bytes_up=len(body), bytes_down=len(resp.content), sent=body,
+                          frame=image if isinstance(image, np.ndarray) else None)
 
     def landmarks(self, image: Image, *, min_face: int | None = None) -> LandmarksResult:
         body, content_type = _encode(image)

@@ -7,6 +7,8 @@
     tintcam usage
 
 --api-url and --api-key default to TINTCAM_API_URL and TINTCAM_API_KEY. The key is never printed.
+Video and webcam frames ask for patch answers (only the tinted lips come back and are drawn over the
+frame here); photos get whole tinted frames. --answer full|patch chooses otherwise.
 """
 from __future__ import annotations
 
@@ -38,17 +40,38 @@ class Stats:
         self.faces = 0
         self.latencies: list[float] = []
         self.retries = 0
+        self.bytes_up: list[int] = []
+        self.bytes_down: list[int] = []
+        self.answers: set[str] = set()
 
     def add(self, result: TintResult) -> None:
         self.frames += 1
         self.faces += result.faces
         self.latencies.append(result.latency_ms)
         self.retries += result.retries
+        self.bytes_up.append(result.bytes_up)
+        self.bytes_down.append(result.bytes_down)
+        self.answers.add(result.answer)
+
+
+# The answer each command asks for unless --answer says otherwise: a video frame changes only at the lips,
+# so only they come back; a photo is wanted whole.
+DEFAULT_ANSWER = {"photo": "full", "folder": "full", "video": "patch", "webcam": "patch"}
 
 
 def _options(args) -> dict:
     return {"color": args.color, "intensity": args.intensity, "finish": args.finish, "shimmer": args.shimmer,
-            "quality": args.quality, "min_face": args.min_face}
+            "quality": args.quality, "min_face": args.min_face, "answer": args.answer or DEFAULT_ANSWER[args.command]}
+
+
+def _picture(result: TintResult) -> bytes:
+    """A tinted photo's file: the full answer's JPEG as it came, or a patch drawn over the photo here."""
+    if result.jpeg is not None:
+        return result.jpeg
+    ok, buf = cv2.imencode(".jpg", result.image(), [cv2.IMWRITE_JPEG_QUALITY, 95])
+    if not ok:
+        raise CliError("the tinted picture could not be encoded")
+    return buf.tobytes()
 
 
 def _progress(total: int | None, enabled: bool, unit: str = "frame"):
@@ -61,7 +84,7 @@ def tint_photo(client: Client, args, source: pathlib.Path, target: pathlib.Path,
     data = _read_file(source)
     result = client.tint(data, **_options(args))
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(result.jpeg)
+    target.write_bytes(_picture(result))
     stats.add(result)
 
 
@@ -74,7 +97,7 @@ def tint_folder(client: Client, args, source: pathlib.Path, target: pathlib.Path
         futures = [pool.submit(client.tint, _read_file(p), **_options(args)) for p in photos]
         for photo, future in zip(photos, futures):
             result = future.result()
-            (target / (photo.stem + ".jpg")).write_bytes(result.jpeg)
+            (target / (photo.stem + ".jpg")).write_bytes(_picture(result))
             stats.add(result)
             bar.update(1)
 
@@ -186,6 +209,10 @@ def _has_display() -> bool:
         return False
 
 
+def _kb(n: float) -> str:
+    return f"{n / 1024:.1f} KB" if n >= 1024 else f"{n:.0f} B"
+
+
 def summary(stats: Stats, before: dict | None, after: dict | None, seconds: float) -> str:
     lines = [f"frames: {stats.frames} in {seconds:.1f} s ({stats.frames / max(seconds, 1e-9):.1f} fps), "
              f"faces: {stats.faces}, retries: {stats.retries}"]
@@ -193,6 +220,10 @@ def summary(stats: Stats, before: dict | None, after: dict | None, seconds: floa
         lat = sorted(stats.latencies)
         p95 = lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))]
         lines.append(f"latency: median {statistics.median(lat):.0f} ms, p95 {p95:.0f} ms")
+    if stats.frames:
+        lines.append(f"bytes per frame: {_kb(statistics.median(stats.bytes_up))} up, "
+                     f"{_kb(statistics.median(stats.bytes_down))} down (median; {' and '.join(sorted(stats.answers))} "
+                     f"answers); in all {_kb(sum(stats.bytes_up))} up, {_kb(sum(stats.bytes_down))} down")
     if before and after:
         charged = after["frames_charged"] - before["frames_charged"]
         cost = after["charge_usd"] - before["charge_usd"]
@@ -215,6 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     frames.add_argument("--shimmer", type=float, help="fine sparkle, 0..1 (default 0)")
     frames.add_argument("--quality", type=int)
     frames.add_argument("--min-face", type=int)
+    frames.add_argument("--answer", choices=("full", "patch"),
+                        help="full: whole tinted frames come back; patch: only the tinted lips, drawn over the "
+                             "frame here (default: patch for video and webcam, full for photos)")
     frames.add_argument("--in-flight", type=int, default=4, help="requests at once (default 4)")
     frames.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     sub = parser.add_subparsers(dest="command", required=True)
