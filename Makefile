@@ -65,6 +65,7 @@ bench: models
 	$(PY) bench/detectors.py
 	$(PY) bench/lambda_cold_start.py
 	$(PY) bench/realism.py
+	$(PY) bench/patch.py
 
 # Build the Lambda function and layer zips into layers/build/$(STAGE)/.
 layers: install

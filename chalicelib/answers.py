@@ -85,19 +85,18 @@ def patch_pixels(tinted: np.ndarray, original: np.ndarray, regions: Sequence[Tin
     for region in regions:
         sub = weight[region.rows.start - y0:region.rows.stop - y0, region.cols.start - x0:region.cols.stop - x0]
         np.maximum(sub, region.mask, out=sub)
-    new = tinted[y0:y1, x0:x1].astype(np.int16)
-    old = original[y0:y1, x0:x1].astype(np.int16)
+    new = tinted[y0:y1, x0:x1].astype(np.float32)
+    old = original[y0:y1, x0:x1].astype(np.float32)
     diff = new - old
     alpha = np.rint(weight * 255.0)
     # the smallest alpha that carries each pixel's change without clipping: |diff| / headroom * 255
-    headroom = np.where(diff > 0, 255 - old, old).astype(np.float32)
-    needed = np.ceil(np.max(np.abs(diff) * 255.0 / np.maximum(headroom, 1.0), axis=2))
-    alpha = np.maximum(alpha, needed)
-    shown = alpha > 0
-    colour = new.astype(np.float32)
-    colour[shown] = old[shown] + diff[shown] * (255.0 / alpha[shown])[:, None]
+    headroom = np.where(diff > 0, 255.0 - old, old)
+    np.maximum(headroom, 1.0, out=headroom)
+    np.maximum(alpha, np.ceil((np.abs(diff) / headroom).max(axis=2) * 255.0), out=alpha)
+    # where alpha is 0 nothing changed (diff is 0 there), so the colour is the frame's own
+    scale = np.divide(255.0, alpha, out=np.zeros_like(alpha), where=alpha > 0)
     rgba = np.empty(alpha.shape + (4,), np.uint8)
-    rgba[..., :3] = np.clip(np.rint(colour), 0, 255)
+    rgba[..., :3] = np.clip(np.rint(old + diff * scale[..., None]), 0, 255)
     rgba[..., 3] = alpha
     return rgba, (x0, y0, x1 - x0, y1 - y0)
 
