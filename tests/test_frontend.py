@@ -125,11 +125,13 @@ def sample_lips(page, api_url: str, samples: int = 3, attempts: int = 8) -> tupl
     raise AssertionError(f"only {len(before)} of {attempts} stops showed a face in the sent frame")
 
 
-def start_streaming(page, site_url: str, color: str | None = None) -> None:
+def start_streaming(page, site_url: str, color: str | None = None, fps: int | None = None) -> None:
     page.goto(site_url)
     page.wait_for_selector("body[data-ready='true']")
     if color:
         page.get_by_label("Custom colour").fill(color)
+    if fps:
+        page.get_by_label("Frame rate cap (fps)").fill(str(fps))
     page.get_by_role("button", name="Start").click()
 
 
@@ -138,8 +140,8 @@ def test_streams_tinted_frames_with_throttle_and_shade_changes(page, stack):
     sent_states = []
     page.on("request", lambda req: sent_states.append(req.headers.get("x-track-state"))
             if req.method == "POST" and "/v1/tint" in req.url else None)
-    start_streaming(page, site_url, color="#2040d0")  # a blue no lip has: the hue shift is unmistakable
-    page.get_by_label("Frame rate cap (fps)").fill("6")
+    # the cap is set before Start: frames sent at the default 10 fps would still be in the rate's 3 s window
+    start_streaming(page, site_url, color="#2040d0", fps=6)  # a blue no lip has: the hue shift is unmistakable
     page.get_by_label("Intensity").fill("1")
     wait_frames(page, 12)
     tinted_img = page.get_by_role("img", name="Tinted frame from the API")
