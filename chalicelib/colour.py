@@ -28,13 +28,23 @@ def linear_to_lab(linear: np.ndarray) -> np.ndarray:
 
 
 def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
-    """float32 L*a*b* (..., 3) -> uint8 sRGB (..., 3), out-of-gamut values clipped."""
+    """float32 L*a*b* (..., 3) -> uint8 sRGB (..., 3). A colour outside sRGB keeps its lightness and hue
+    and loses chroma until it fits (mixed, in linear light, with the grey of its own luminance); clipping
+    each channel instead would also change its lightness, flattening the shading of dark, strong colours."""
     fy = (lab[..., 0] + 16) / 116
     fx = fy + lab[..., 1] / 500
     fz = fy - lab[..., 2] / 200
     f = np.stack([fx, fy, fz], axis=-1)
     xyz = np.where(f > 6 / 29, f ** 3, (116 * f - 16) / _KAPPA) * _WHITE
-    linear = np.clip(xyz @ _XYZ_TO_RGB.T, 0.0, 1.0)
+    linear = xyz @ _XYZ_TO_RGB.T
+    outside = (linear < 0.0).any(axis=-1) | (linear > 1.0).any(axis=-1)
+    if outside.any():
+        grey = np.clip(xyz[outside][:, 1:2], 0.0, 1.0)             # luminance Y: the same L*
+        colour = linear[outside] - grey
+        with np.errstate(divide="ignore", invalid="ignore"):
+            room = np.where(colour < 0, -grey / colour, np.where(colour > 0, (1 - grey) / colour, np.inf))
+        linear[outside] = grey + np.minimum(room.min(axis=-1, keepdims=True), 1.0) * colour
+    linear = np.clip(linear, 0.0, 1.0)
     srgb = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * np.power(linear, 1 / 2.4) - 0.055)
     return np.clip(np.rint(srgb * 255), 0, 255).astype(np.uint8)
 

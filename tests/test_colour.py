@@ -34,3 +34,15 @@ def test_lab_round_trip_is_exact_enough():
     white = colour.rgb_to_lab(np.array([255, 255, 255], np.uint8))
     assert abs(white[0] - 100) < 0.05 and abs(white[1]) < 0.05 and abs(white[2]) < 0.05
     assert float(colour.ciede2000(colour.rgb_to_lab(rgb), colour.rgb_to_lab(back)).max()) < 0.6
+
+
+def test_colours_outside_srgb_keep_their_lightness_and_hue():
+    """A dark, strong colour outside sRGB loses chroma, not lightness (clipping each channel would also
+    lighten or darken it, flattening the shading of a dark lipstick)."""
+    lab = np.array([[22.0, 55.0, -45.0], [12.0, 40.0, 10.0], [75.0, 55.0, 60.0], [25.0, 30.0, -12.0]], np.float32)
+    back = colour.rgb_to_lab(colour.lab_to_rgb(lab))
+    assert np.abs(back[:, 0] - lab[:, 0]).max() < 1.0
+    hue = np.degrees(np.arctan2(lab[:, 2], lab[:, 1]))
+    hue_back = np.degrees(np.arctan2(back[:, 2], back[:, 1]))
+    assert np.abs((hue_back - hue + 180) % 360 - 180).max() < 15
+    assert (np.hypot(back[:, 1], back[:, 2]) <= np.hypot(lab[:, 1], lab[:, 2]) + 1).all()
