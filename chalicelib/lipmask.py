@@ -31,15 +31,19 @@ INNER = slice(60, 68)
 SUPERSAMPLE = 4          # the fill's sub-pixel grid (4 x 4 samples a pixel)
 REACH = 0.04             # how far the colour may move the outline, in mouth widths (3.6 px on a 90 px mouth)
 SPACING = 20.0           # outline points between two landmarks: one per SPACING px of mouth width
-LIP_SIDE = 0.45          # the lip edge: where the colour is this far from the skin's toward the lips'
-LIPNESS_FROM, LIPNESS_TO = 0.1, 0.6 # the soft edge goes outward where the colour scores 0.1 (none) .. 0.6 (all)
+LIP_SIDE = 0.5           # the lip edge: where the colour is this far from the skin's toward the lips'
+LIPNESS_FROM = 0.15      # the soft edge fades from the edge's colour (LIP_SIDE) to nothing at this colour score
+SOFT_EDGE_PX = 2         # how far outward the soft edge may reach
 EVIDENCE = 12.0          # colour evidence is clipped to +-EVIDENCE per sample
 STAY = 7.0               # the cost of moving the whole reach, in units of clipped evidence over the reach
 SMOOTH = 1.5             # smoothing of the moves along the outline, in samples (Gaussian sigma)
 OPEN_MOUTH = 0.035       # the mouth is open (teeth may show) when its opening is this tall, in mouth widths
 MIN_SEPARATION = 2.0     # lips and skin must be this separable (Fisher's criterion) for the colour to count
+OPENING_SIDE = 1.0       # the opening's edge: where the lips are this much (log-likelihood) likelier than the mouth
 SHADOW_DARKER = 35.0     # the open mouth's shadows: this much darker (L*) than the lips ...
 SHADOW_SPREAD = 15.0     # ... give or take this much
+GAP_PX = 1                # a closed mouth's dark gap is looked for this far either side of the lips' line
+GAP_DARKER = (0.6, 0.8)  # ... and is a pixel this much darker than the lips (a share of their lightness)
 MIN_MOUTH_PX = 16.0      # below this mouth width the colour is not trusted: the smooth outline alone
 
 
@@ -155,6 +159,17 @@ class SkinModel:
         return lab @ self.direction - self.offset
 
 
+def _inverse3(m: np.ndarray) -> tuple[np.ndarray, float]:
+    """The inverse and determinant of a symmetric positive 3x3 matrix, by its adjugate (numpy's linalg
+    costs more in call overhead than the arithmetic, done for every face)."""
+    (a, b, c), (_, e, f), (_, _, i) = m
+    cofactors = np.array([[e * i - f * f, c * f - b * i, b * f - c * e],
+                          [c * f - b * i, a * i - c * c, b * c - a * f],
+                          [b * f - c * e, b * c - a * f, a * e - b * b]])
+    det = float(a * cofactors[0, 0] + b * cofactors[0, 1] + c * cofactors[0, 2])
+    return cofactors / det, det
+
+
 def _mean_cov(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mean = samples.mean(axis=0)
     centred = samples - mean
@@ -167,7 +182,7 @@ def skin_model(lips: np.ndarray, skin: np.ndarray) -> SkinModel | None:
         return None
     (mu_lips, cov_lips), (mu_skin, cov_skin) = _mean_cov(lips), _mean_cov(skin)
     gap = mu_lips - mu_skin
-    direction = np.linalg.solve((cov_lips + cov_skin) / 2 + np.eye(3), gap)
+    direction = _inverse3((cov_lips + cov_skin) / 2 + np.eye(3))[0] @ gap
     span = float(gap @ direction)            # also Fisher's criterion
     if not np.isfinite(span) or span < MIN_SEPARATION:
         return None
@@ -178,8 +193,9 @@ def skin_model(lips: np.ndarray, skin: np.ndarray) -> SkinModel | None:
 class _Gaussian:
     def __init__(self, mean: np.ndarray, cov: np.ndarray) -> None:
         self.mean = mean.astype(np.float32)
-        self.inverse = np.linalg.inv(cov).astype(np.float32)
-        self.log_det = float(np.linalg.slogdet(cov)[1])
+        inverse, det = _inverse3(cov)
+        self.inverse = inverse.astype(np.float32)
+        self.log_det = float(np.log(max(det, 1e-12)))
 
     def log_likelihood(self, x: np.ndarray) -> np.ndarray:
         d = x - self.mean
@@ -196,7 +212,7 @@ class MouthModel:
 
     def evidence(self, lab: np.ndarray) -> np.ndarray:
         against = np.logaddexp(self.inside.log_likelihood(lab), self.shadow.log_likelihood(lab))
-        return np.clip(self.lips.log_likelihood(lab) - against, -EVIDENCE / 2, EVIDENCE / 2)
+        return np.clip(self.lips.log_likelihood(lab) - against - OPENING_SIDE, -EVIDENCE / 2, EVIDENCE / 2)
 
 
 def mouth_model(lips: np.ndarray, inside: np.ndarray) -> MouthModel | None:
@@ -252,12 +268,16 @@ def fill(curve: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def soft_edge(coverage: np.ndarray, lipness: np.ndarray | None) -> np.ndarray:
-    """The coverage with a soft edge of a pixel or two outward (two 3x3 means), kept only where the
-    colour is the lips' own (``lipness`` 0..1); without a colour model, the coverage alone."""
+    """The coverage with a soft edge outward: within SOFT_EDGE_PX of the outline, each pixel is tinted as
+    much as its colour is the lips' own (``lipness`` 0..1: skin 0, the edge's colour 1), so the tint's edge
+    fades over the lips' own lip-to-skin transition (soft in a soft photo, crisp in a sharp one) and never
+    reaches skin, teeth or a moustache; without a colour model, the coverage alone."""
     if lipness is None:
         return coverage
-    spread = _mean3(_mean3(coverage))
-    return np.maximum(coverage, spread * lipness)
+    spread = coverage
+    for _ in range(SOFT_EDGE_PX):
+        spread = _mean3(spread)
+    return np.maximum(coverage, np.minimum(spread * SOFT_EDGE_PX * 3, 1.0) * lipness)
 
 
 def _mean3(image: np.ndarray) -> np.ndarray:
@@ -291,16 +311,30 @@ def find(rgb: np.ndarray, points: np.ndarray) -> LipMask | None:
     lips -= origin
     inner = opening - origin
     opening = inner if _mouth_open(points, mouth_width) else None
-    lipness = None
+    lipness, lips_lightness = None, None
     if mouth_width >= MIN_MOUTH_PX:
-        lips, opening, lipness = _snapped(lab, lips, inner, opening, reach)
+        lips, opening, lipness, lips_lightness = _snapped(lab, lips, inner, opening, reach)
     weight = soft_edge(fill(lips, lab.shape[:2]), lipness)
     if opening is not None:
         weight *= 1 - fill(opening, lab.shape[:2])
+    elif lips_lightness is not None:
+        weight *= 1 - _gap(lab[..., 0], inner, lips_lightness)
     if not weight.any():
         return None
     return LipMask(weight=weight, rows=slice(y0, y1), cols=slice(x0, x1), lab=lab,
                    outline=lips + origin, opening=None if opening is None else opening + origin)
+
+
+def _gap(lightness: np.ndarray, inner: np.ndarray, lips_lightness: float) -> np.ndarray:
+    """How much each pixel along a closed mouth's line (within GAP_PX of the opening's curve) is the dark
+    gap between the lips rather than lip (0..1): none at GAP_DARKER[0] of the lips' lightness below it, all
+    at GAP_DARKER[1] below (the shadowed line where closed lips meet is rarely that dark)."""
+    line = Image.new("L", lightness.shape[::-1], 0)
+    ImageDraw.Draw(line).line([tuple(p) for p in np.vstack([inner, inner[:1]]).tolist()], fill=1,
+                              width=2 * GAP_PX + 1)
+    low, high = GAP_DARKER
+    darker = (1 - lightness / max(lips_lightness, 1.0) - low) / (high - low)
+    return np.asarray(line, np.float32) * np.clip(darker, 0.0, 1.0)
 
 
 # where the colour models are sampled along the normals, in reaches (negative: inside the curve)
@@ -331,7 +365,7 @@ def _snapped(lab: np.ndarray, lips: np.ndarray, inner: np.ndarray, opening: np.n
         score = skin.score(lab)
         evidence = np.clip((score - LIP_SIDE) * (2 * EVIDENCE), -EVIDENCE, EVIDENCE)
         lips = snap(lips, normal, lambda xy: _bilinear(evidence, xy), reach, lips_inside=True)
-        lipness = np.clip((score - LIPNESS_FROM) / (LIPNESS_TO - LIPNESS_FROM), 0.0, 1.0)
+        lipness = np.clip((score - LIPNESS_FROM) / (LIP_SIDE - LIPNESS_FROM), 0.0, 1.0)
     if opening is not None:
         normal = _normals(opening)
         cavity = opening[:, None, :] + (reach * _MOUTH_SAMPLES)[None, :, None] * normal[:, None, :]
@@ -339,7 +373,7 @@ def _snapped(lab: np.ndarray, lips: np.ndarray, inner: np.ndarray, opening: np.n
         if mouth is not None:
             opening = snap(opening, normal, lambda xy: mouth.evidence(_bilinear(lab, xy)), reach,
                            lips_inside=False)
-    return lips, opening, lipness
+    return lips, opening, lipness, float(middle[:, 0].mean())
 
 
 def _middle_of_lips(lips: np.ndarray, inner: np.ndarray) -> np.ndarray:

@@ -97,17 +97,21 @@ def test_snaps_to_the_lips_colour_edge():
     points = landmarks(grow=2.5)              # the points sit 2.5 px off the lips' edge, outward
     found = lipmask.find(rgb, points)
     mask = frame_weight(found, rgb.shape) >= 0.5
-    assert iou(mask, truth) > 0.92
+    assert iou(mask, truth) > 0.9
     assert iou(mask, truth) > iou(spline_only(points, rgb.shape), truth) + 0.08
 
 
 def test_soft_edge_goes_outward_onto_lip_colour_only():
-    rgb, _, _, _ = synthetic()
+    rgb, truth, _, _ = synthetic()
     found = lipmask.find(rgb, landmarks())
     weight = frame_weight(found, rgb.shape)
     beyond = weight - lipmask.fill(found.outline, rgb.shape[:2])      # the tint outside the snapped outline
     assert ((weight > 0.02) & (weight < 0.98)).sum() > 100               # a soft edge all round
-    assert (beyond > 0.05).sum() > 40 and beyond.max() < 0.6            # a pixel or two outward, fading
+    assert (beyond > 0.05).sum() > 25                                     # going outward over the blurred edge
+    near = truth.copy()
+    for _ in range(3):
+        near |= np.roll(near, 1, 0) | np.roll(near, -1, 0) | np.roll(near, 1, 1) | np.roll(near, -1, 1)
+    assert weight[~near].max() == 0                                       # but not onto the skin beyond it
     rgb, _, _, band = synthetic(moustache=True)
     found = lipmask.find(rgb, landmarks())
     weight = frame_weight(found, rgb.shape)
@@ -135,6 +139,16 @@ def test_teeth_stay_untouched_in_an_open_mouth():
     core = teeth & np.roll(teeth, 1, 0) & np.roll(teeth, -1, 0) & np.roll(teeth, 1, 1) & np.roll(teeth, -1, 1)
     assert weight[core].max() < 0.3 and weight[core].mean() < 0.01   # (the teeth's edge pixels are part lip)
     assert iou(weight >= 0.5, truth) > 0.9
+
+
+def test_a_closed_mouths_dark_gap_is_not_painted():
+    rgb, truth, _, _ = synthetic()
+    ys, xs = np.mgrid[0:160, 0:200]
+    gap = (np.abs(ys - CY) < 1.5) & (np.abs(xs - CX) < 0.7 * HALF)   # a 3 px line of shadow between the lips
+    rgb[gap] = (20, 12, 14)
+    weight = frame_weight(lipmask.find(rgb, landmarks()), rgb.shape)
+    assert weight[gap].mean() < 0.15
+    assert weight[truth & ~gap].mean() > 0.9
 
 
 def test_closed_mouth_has_no_opening_and_faraway_lips_are_skipped():
@@ -180,5 +194,5 @@ def test_mask_matches_the_labelled_lips():
         if mouth.sum() > 100:
             assert weight[mouth].mean() < 0.05             # teeth and tongue stay out
     assert len(scores) == 11
-    assert np.mean(scores) > 0.86 and min(scores) > 0.74
-    assert np.mean(missed) < 0.08 and np.mean(outside) < 0.08
+    assert np.mean(scores) > 0.87 and min(scores) > 0.72
+    assert np.mean(missed) < 0.05 and np.mean(outside) < 0.08
