@@ -4,8 +4,9 @@ Where: ``lipmask.find`` (the lips' real edge, a soft weight; teeth, tongue and s
 How, in CIE L*a*b*, per face: the lips' lightness is split into its shading (a blur: the lips' shape and
 light) and its fine detail (what is left: lines, grain, small highlights). At intensity 1 the lips take
 the shade's own colour: their mean lightness becomes the shade's (a dark shade darkens light lips, a
-light shade lightens dark lips), a* and b* the shade's, and the shading and fine detail ride on top, so
-the lips keep their texture. ``intensity`` moves every pixel that fraction of the way (0: untouched).
+light shade lightens dark lips), a* and b* the shade's, and the shading and fine detail ride on top
+(their contrast scaled as light scales a surface's colour, halfway), so the lips keep their texture.
+``intensity`` moves every pixel that fraction of the way, times the mask's weight (0: untouched).
 
 A finish (``FINISHES``) changes only how the light sits on the colour:
 - satin (default): the lips' own shading and detail, as they are;
@@ -28,6 +29,7 @@ from .colour import lab_to_rgb, rgb_to_lab  # noqa: F401  (rgb_to_lab: part of t
 FINISHES = ("satin", "matte", "gloss")   # the first is the default
 DEFAULT_FINISH = FINISHES[0]
 SHADING_BLUR = 0.03       # the shading/detail split: a blur this wide, in mouth widths
+CONTRAST_RANGE = (0.8, 1.25)   # the lips' light and shade scale by no less / no more than this
 
 
 @dataclass(frozen=True)
@@ -91,65 +93,65 @@ def shading(lightness: np.ndarray, mouth_width: float) -> np.ndarray:
     return _box_blur(_box_blur(lightness, radius), radius)
 
 
-def _mouth_frame(points: np.ndarray):
-    """The mouth's own axes: origin between the corners, u along the corners (-1..1), v across (in
-    mouth widths, down positive)."""
+def _contrast(target_l: float, mean_l: float) -> np.float32:
+    """How much the lips' light and shade scale when their mean lightness becomes the shade's: light is a
+    multiplier on a surface's colour (L* + 16 goes as its cube root), so a darker shade shows the same
+    shading with less L* contrast and a lighter one with more; halfway to that and within CONTRAST_RANGE,
+    so a dark shade keeps the lips' texture readable."""
+    return np.float32(np.clip(np.sqrt((target_l + 16) / max(mean_l + 16, 1.0)), *CONTRAST_RANGE))
+
+
+def mouth_coordinates(points: np.ndarray, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions ``xy`` (n, 2) in the mouth's own axes: u along the corners (-1 at point 48, 1 at 54), v
+    across them in mouth widths (down positive). What is placed in u, v moves with the lips."""
     left, right = points[48].astype(np.float64), points[54].astype(np.float64)
-    centre = (left + right) / 2
     axis = right - left
     width = float(np.hypot(*axis)) or 1.0
-    ux = axis / width
-    vy = np.array([-ux[1], ux[0]])
+    along = axis / width
+    d = xy - (left + right) / 2
+    return ((d @ along) * (2 / width)).astype(np.float32), ((d @ np.array([-along[1], along[0]])) / width).astype(np.float32)
 
-    def to_mouth(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        d = xy - centre
-        return (d @ ux) / (width / 2), (d @ vy) / width
-    return to_mouth, width
+
+_LOWER_OUTER = [48, 59, 58, 57, 56, 55, 54]
+_LOWER_INNER = [48, 60, 67, 66, 65, 64, 54]
+_UPPER_OUTER = [48, 49, 50, 51, 52, 53, 54]
+_UPPER_INNER = [48, 60, 61, 62, 63, 64, 54]
 
 
 def _lip_bands(points: np.ndarray, u: np.ndarray, v: np.ndarray):
     """For pixels at mouth coordinates (u, v): how far across the lower lip (0 at the mouth's opening,
     1 at its outer edge) and across the upper lip (0 at its outer edge, 1 at the opening)."""
-    to_mouth, _ = _mouth_frame(points)
+    pu, pv = mouth_coordinates(points, points.astype(np.float64))
 
     def edge(indices):
-        pu, pv = to_mouth(points[indices].astype(np.float64))
-        order = np.argsort(pu)
-        return np.interp(u, pu[order], pv[order])
-    lower_outer = edge([48, 59, 58, 57, 56, 55, 54])
-    lower_inner = edge([48, 60, 67, 66, 65, 64, 54])
-    upper_outer = edge([48, 49, 50, 51, 52, 53, 54])
-    upper_inner = edge([48, 60, 61, 62, 63, 64, 54])
+        order = np.argsort(pu[indices])
+        return np.interp(u, pu[indices][order], pv[indices][order]).astype(np.float32)
+    lower_outer, lower_inner = edge(_LOWER_OUTER), edge(_LOWER_INNER)
+    upper_outer, upper_inner = edge(_UPPER_OUTER), edge(_UPPER_INNER)
     lower = (v - lower_inner) / np.maximum(lower_outer - lower_inner, 1e-3)
     upper = (v - upper_outer) / np.maximum(upper_inner - upper_outer, 1e-3)
     return lower, upper
 
 
-def _gloss_light(points: np.ndarray, xy: np.ndarray, base: np.ndarray, inside: np.ndarray) -> np.ndarray:
+def _gloss_light(points: np.ndarray, u: np.ndarray, v: np.ndarray, base: np.ndarray, inside: np.ndarray) -> np.ndarray:
     """Where a glossy lip catches the light (0..1): the middle of the lower lip and the ridge of the upper
     lip (placed from the lip points), and the lips' own bright areas (from their shading)."""
-    to_mouth, _ = _mouth_frame(points)
-    u, v = to_mouth(xy)
     lower, upper = _lip_bands(points, u, v)
-    across = np.exp(-(u / 0.42) ** 2)
-    placed = np.maximum(np.exp(-((lower - 0.45) / 0.2) ** 2) * across,
-                        0.55 * np.exp(-((upper - 0.3) / 0.2) ** 2) * np.exp(-(np.abs(u) - 0.28) ** 2 / 0.04))
-    core = base[inside]
-    low, high = np.percentile(core, [60, 99]) if core.size else (0.0, 1.0)
+    placed = np.maximum(np.exp(-((lower - 0.45) * 5) ** 2 - (u * 2.4) ** 2),
+                        0.55 * np.exp(-((upper - 0.3) * 5) ** 2 - (np.abs(u) - 0.28) ** 2 * 25))
+    core = base[inside] if inside.any() else base
+    low, high = np.percentile(core, [60, 99])
     own = np.clip((base - low) / max(high - low, 1.0), 0.0, 1.0) ** 1.5
     return np.maximum(placed, own)
 
 
-def _sparkle(points: np.ndarray, xy: np.ndarray) -> np.ndarray:
+def _sparkle(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Fine glitter (0..1) fixed to the lips: a hash of cells in mouth coordinates, so each sparkle
     moves with the lips and stays lit from frame to frame."""
-    to_mouth, width = _mouth_frame(points)
-    u, v = to_mouth(xy)
     cells = 55.0                                    # cells across half the mouth: about 1.2 px on a 130 px mouth
-    iu, iv = np.floor(u * cells), np.floor(v * 2 * cells)
-    noise = np.sin(iu * 12.9898 + iv * 78.233) * 43758.5453
+    noise = np.sin(np.floor(u * cells) * 12.9898 + np.floor(v * (2 * cells)) * 78.233) * 43758.5453
     noise -= np.floor(noise)
-    return np.clip((noise - 0.9) / 0.1, 0.0, 1.0) ** 2
+    return np.clip((noise - 0.9) * 10, 0.0, 1.0) ** 2
 
 
 def tint(rgb: np.ndarray, mask: lipmask.LipMask, points: np.ndarray, look: Look) -> np.ndarray:
@@ -166,25 +168,28 @@ def tint(rgb: np.ndarray, mask: lipmask.LipMask, points: np.ndarray, look: Look)
     lightness = lab[:, 0]
     if finish.shading == finish.detail_bright == finish.detail_dark == 1 and not finish.gloss:
         mean_l = float(lightness[core].mean()) if core.any() else float(lightness.mean())
-        new_l = lightness + np.float32(target[0] - mean_l)      # the lips' own light, at the shade's level
+        contrast = _contrast(target[0], mean_l)
+        new_l = target[0] + contrast * (lightness - np.float32(mean_l))   # the lips' own light, at the shade's level
     else:
         mouth_width = float(np.hypot(*(points[54] - points[48])))
         base = shading(mask.lab[..., 0], mouth_width).ravel()[touched]
         mean_l = float(base[core].mean()) if core.any() else float(base.mean())
-        detail = lightness - base
+        contrast = _contrast(target[0], mean_l)
+        detail = (lightness - base) * contrast
         detail *= np.where(detail > 0, np.float32(finish.detail_bright), np.float32(finish.detail_dark))
-        new_l = target[0] + finish.shading * (base - mean_l) + detail
+        new_l = target[0] + (finish.shading * contrast) * (base - mean_l) + detail
     chroma = None
     if finish.gloss or look.shimmer:
-        height, width = mask.weight.shape
+        width = mask.weight.shape[1]
         xy = np.stack([touched % width + mask.cols.start, touched // width + mask.rows.start], axis=1).astype(np.float64)
+        u, v = mouth_coordinates(points, xy)
         light = np.zeros_like(new_l)
         if finish.gloss:
-            shine = _gloss_light(points, xy, base, core)
+            shine = _gloss_light(points, u, v, base, core)
             shine = shine * shine * (3 - 2 * shine)            # a crisper edge to the highlight
             light += finish.gloss * shine * (1 + np.clip(detail, -4, 4) / 12)
         if look.shimmer:
-            light += 30.0 * look.shimmer * _sparkle(points, xy)
+            light += 30.0 * look.shimmer * _sparkle(u, v)
         new_l = new_l + light
         chroma = np.clip(1 - light / 45.0, 0.35, 1.0)[:, None]   # reflected light is the light's colour
     k = np.float32(look.intensity) * w
