@@ -13,6 +13,7 @@ for a patch includes keeping the decoded frame, and encode). Medians unless said
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import pathlib
@@ -132,7 +133,8 @@ def main() -> None:
     args = parser.parse_args()
     if not (DATA / "video").is_dir():
         sys.exit(f"the clip is not at {DATA / 'video'}")
-    result = run(args.passes)
+    with contextlib.redirect_stdout(io.StringIO()):   # the meter's one log line per frame
+        result = run(args.passes)
     rows = result["rows"]
     med = statistics.median
 

@@ -202,8 +202,8 @@ def encode(rgb: np.ndarray, quality: int, settings: Settings) -> bytes:
     return _within_limit(lambda q: _saved(img, "JPEG", quality=q), quality, settings, "tinted JPEG")
 
 
-# libwebp's effort 0..6. On the clip's lip patches (median, quality 85): 0 gives 550 bytes in 0.34 ms, 2 gives
-# 460 bytes in 0.40 ms, 4 (Pillow's default) 446 bytes in 0.46 ms.
+# libwebp's effort 0..6. On a lip patch of the clip (52x37, quality 85): 0 gives 1210 bytes in 0.29 ms, 2 gives
+# 888 bytes in 0.28 ms, 4 (Pillow's default) 804 bytes in 0.56 ms.
 WEBP_METHOD = 2
 
 

@@ -68,6 +68,14 @@ def test_the_patch_drawn_over_the_frame_is_the_tinted_frame(settings, name, face
     assert (alpha == 255).sum() > 0.2 * (alpha > 0).sum()
 
 
+@pytest.mark.parametrize("finish", [{"finish": "matte"}, {"finish": "gloss", "shimmer": "1"}])
+def test_every_finish_comes_back_exactly_through_the_patch(settings, finish):
+    """Gloss highlights and shimmer change pixels by more than the colour does: the patch still carries them."""
+    original, tinted, regions, _ = tinted_photo("Tom_Cruise_avp_2014_4.jpg", settings, **finish)
+    rgba, box = answers.patch_pixels(tinted, original, regions)
+    assert np.abs(composite(original, rgba, box).astype(int) - tinted).max() <= 1
+
+
 def test_alpha_is_raised_where_a_pixel_changed_more_than_its_mask_says(settings):
     """If a tint changed a pixel with mask 0 (or more than its weight carries), the patch still gives it back."""
     original = np.full((40, 60, 3), 100, np.uint8)
