@@ -81,6 +81,19 @@ def shown_and_sent(page) -> tuple[bytes, bytes, dict]:
     return base64.b64decode(data["shown"]), base64.b64decode(data["sent"]), data
 
 
+def stop_on_tinted_lips(page) -> tuple[bytes, bytes, tuple[int, int, int, int]]:
+    """Stop (and start again, up to 8 times) until the frame on screen had lips tinted: (the picture
+    shown, the frame sent, its patch box)."""
+    for _ in range(8):
+        page.get_by_role("button", name="Stop").click()
+        shown, sent, info = shown_and_sent(page)
+        if info["patchBox"]:
+            return shown, sent, tuple(map(int, info["patchBox"].split(",")))
+        page.get_by_role("button", name="Start").click()
+        wait_frames(page, 3)
+    raise AssertionError("no frame with tinted lips in 8 stops")
+
+
 def lip_ab(api_url: str, sent: bytes, frames: list[np.ndarray]) -> list[np.ndarray] | None:
     """Mean a*, b* of the lip ring of every face, located on the sent frame by the API's landmarks;
     None when the API finds no face in the sent frame."""
@@ -191,14 +204,7 @@ def test_finish_and_shimmer_controls_reach_the_tint(page, stack):
     wait_frames(page, 8)
     later = urls[changed_at:]
     assert later and all("finish=gloss" in url and "shimmer=0.50" in url for url in later)
-    for _ in range(8):                    # stop on a frame whose lips came back
-        page.get_by_role("button", name="Stop").click()
-        shown, sent, info = shown_and_sent(page)
-        if info["patchBox"]:
-            break
-        page.get_by_role("button", name="Start").click()
-        wait_frames(page, 3)
-    x, y, w, h = map(int, info["patchBox"].split(","))
+    shown, sent, (x, y, w, h) = stop_on_tinted_lips(page)
     look = "color=b0303f&intensity=1.00&min_face=120"
     picture = decode(shown)[y:y + h, x:x + w].astype(int)
 
@@ -310,14 +316,7 @@ def test_the_page_uses_patch_answers_and_draws_them_over_the_sent_frame(page, st
     up = float(text.split()[0]) * (1024 if text.endswith("KB") else 1)
     assert 0 < down * 10 < up, (up, down)
     assert number(page, "rate-down") * 10 < number(page, "rate-up")
-    for _ in range(8):
-        page.get_by_role("button", name="Stop").click()
-        shown, sent, info = shown_and_sent(page)
-        if info["patchBox"]:
-            break
-        page.get_by_role("button", name="Start").click()
-        wait_frames(page, 3)
-    x, y, w, h = map(int, info["patchBox"].split(","))
+    shown, sent, (x, y, w, h) = stop_on_tinted_lips(page)
     picture, frame = decode(shown).astype(int), decode(sent).astype(int)
     outside = np.ones(picture.shape[:2], bool)
     outside[y:y + h, x:x + w] = False
