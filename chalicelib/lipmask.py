@@ -31,9 +31,10 @@ INNER = slice(60, 68)
 SUPERSAMPLE = 4          # the fill's sub-pixel grid (4 x 4 samples a pixel)
 REACH = 0.04             # how far the colour may move the outline, in mouth widths (3.6 px on a 90 px mouth)
 SPACING = 20.0           # outline points between two landmarks: one per SPACING px of mouth width
-LIP_SIDE = 0.5           # the lip edge: where the colour is this far from the skin's toward the lips'
+LIP_SIDE = 0.45          # the lip edge: where the colour is this far from the skin's toward the lips'
 LIPNESS_FROM = 0.15      # the soft edge fades from the edge's colour (LIP_SIDE) to nothing at this colour score
 SOFT_EDGE_PX = 2         # how far outward the soft edge may reach
+SOFT_EDGE_WEIGHT = 0.75  # ... at most this weight (the edge's own pixels are about half covered)
 EVIDENCE = 12.0          # colour evidence is clipped to +-EVIDENCE per sample
 STAY = 7.0               # the cost of moving the whole reach, in units of clipped evidence over the reach
 SMOOTH = 1.5             # smoothing of the moves along the outline, in samples (Gaussian sigma)
@@ -269,15 +270,16 @@ def fill(curve: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def soft_edge(coverage: np.ndarray, lipness: np.ndarray | None) -> np.ndarray:
     """The coverage with a soft edge outward: within SOFT_EDGE_PX of the outline, each pixel is tinted as
-    much as its colour is the lips' own (``lipness`` 0..1: skin 0, the edge's colour 1), so the tint's edge
-    fades over the lips' own lip-to-skin transition (soft in a soft photo, crisp in a sharp one) and never
-    reaches skin, teeth or a moustache; without a colour model, the coverage alone."""
+    much as its colour is the lips' own (``lipness`` 0..1: skin 0, the edge's colour 1; times
+    SOFT_EDGE_WEIGHT), so the tint's edge fades over the lips' own lip-to-skin transition (soft in a soft
+    photo, crisp in a sharp one) and never reaches skin, teeth or a moustache; without a colour model, the
+    coverage alone."""
     if lipness is None:
         return coverage
     spread = coverage
     for _ in range(SOFT_EDGE_PX):
         spread = _mean3(spread)
-    return np.maximum(coverage, np.minimum(spread * SOFT_EDGE_PX * 3, 1.0) * lipness)
+    return np.maximum(coverage, np.minimum(spread * SOFT_EDGE_PX * 3, 1.0) * lipness * SOFT_EDGE_WEIGHT)
 
 
 def _mean3(image: np.ndarray) -> np.ndarray:
