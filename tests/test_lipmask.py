@@ -194,5 +194,5 @@ def test_mask_matches_the_labelled_lips():
         if mouth.sum() > 100:
             assert weight[mouth].mean() < 0.05             # teeth and tongue stay out
     assert len(scores) == 11
-    assert np.mean(scores) > 0.87 and min(scores) > 0.72
-    assert np.mean(missed) < 0.05 and np.mean(outside) < 0.08
+    assert np.mean(scores) > 0.86 and min(scores) > 0.72        # (0.874 / 0.755 measured: bench/realism.py)
+    assert np.mean(missed) < 0.06 and np.mean(outside) < 0.1      # (4.8% / 6.4%, undilated: margin for other boxes)
