@@ -12,8 +12,10 @@
   setting: an HTTP API decodes every answer the function marks `isBase64Encoded` (JPEG frames, WebP
   patches), whatever the request's Accept. $1.00 per million.
 
-Each kind's deploy returns the API's base URL and records its ids in the deploy state; `remove` deletes
-a kind's resources (when switching front doors, the other one is removed after the new one is up).
+Each kind's deploy brings the API's routes in step with the app's on every run (routes added to the app
+are made, routes it dropped are deleted, a changed `api_key_required` is applied), returns the API's base
+URL and records its ids in the deploy state; `remove` deletes a kind's resources (when switching front
+doors, the other one is removed after the new one is up).
 """
 from __future__ import annotations
 
@@ -41,8 +43,74 @@ def _lambda_permission(aws, function_arn: str, statement: str, source_arn: str) 
 
 
 # ------------------------------------------------------------------ REST API
+def rest_routes(app=None) -> dict[str, dict[str, bool]]:
+    """The REST API's routes, from the Chalice app's route table: {path: {method: api_key_required}}."""
+    app = app or chalice_app()
+    return {path: {method: bool(entry.api_key_required) for method, entry in methods.items()}
+            for path, methods in app.routes.items()}
+
+
+def _ancestors(path: str) -> list[str]:
+    """"/v1/tint" -> ["/", "/v1", "/v1/tint"]: the resources a route's path needs, parents first."""
+    parts = [part for part in path.strip("/").split("/") if part]
+    return ["/"] + ["/" + "/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+
+
+def _depth(path: str) -> int:
+    return 0 if path == "/" else path.count("/")
+
+
+def sync_rest_routes(gw, api_id: str, routes: dict[str, dict[str, bool]], uri: str) -> None:
+    """Make the REST API's resources, methods and integrations exactly ``routes`` (see rest_routes): missing
+    resources and methods are made, a method whose key requirement changed is made again, integrations are
+    pointed at ``uri``, and methods and resources the app no longer has are deleted. None of it reaches
+    callers before the stage's next deployment, which the caller makes."""
+    resources = {r["path"]: r for page in gw.get_paginator("get_resources").paginate(restApiId=api_id)
+                 for r in page["items"]}
+    needed = {ancestor for path in routes for ancestor in _ancestors(path)}
+    for path in sorted(needed - set(resources), key=_depth):  # parents before children
+        parent = path.rsplit("/", 1)[0] or "/"
+        resources[path] = gw.create_resource(restApiId=api_id, parentId=resources[parent]["id"],
+                                             pathPart=path.rsplit("/", 1)[1])
+    for path in sorted(needed):
+        resource_id, wanted = resources[path]["id"], routes.get(path, {})
+        present = set(resources[path].get("resourceMethods") or {})
+        for method in sorted(present - set(wanted)):
+            gw.delete_method(restApiId=api_id, resourceId=resource_id, httpMethod=method)
+        for method, key_required in sorted(wanted.items()):
+            current = gw.get_method(restApiId=api_id, resourceId=resource_id, httpMethod=method) \
+                if method in present else None
+            if current is not None and bool(current.get("apiKeyRequired")) != key_required:
+                # made again rather than patched (moto has no UpdateMethod); callers see the change only
+                # with the deployment that follows, so there is no moment without the method
+                gw.delete_method(restApiId=api_id, resourceId=resource_id, httpMethod=method)
+                current = None
+            if current is None:
+                gw.put_method(restApiId=api_id, resourceId=resource_id, httpMethod=method,
+                              authorizationType="NONE", apiKeyRequired=key_required)
+            integration = (current or {}).get("methodIntegration") or {}
+            if (integration.get("type"), integration.get("uri")) != ("AWS_PROXY", uri):
+                gw.put_integration(restApiId=api_id, resourceId=resource_id, httpMethod=method,
+                                   type="AWS_PROXY", integrationHttpMethod="POST", uri=uri)
+    for path in sorted(set(resources) - needed, key=_depth, reverse=True):  # children before parents
+        gw.delete_resource(restApiId=api_id, resourceId=resources[path]["id"])
+
+
+def sync_binary_types(gw, api_id: str, binary_types: list[str]) -> None:
+    """The API's binary media types are the app's (JPEG and WebP answers stay binary): added when the
+    app gained one since the API was made, removed when it dropped one."""
+    present = gw.get_rest_api(restApiId=api_id).get("binaryMediaTypes", [])
+    operations = [{"op": "add", "path": "/binaryMediaTypes/" + kind.replace("/", "~1")}
+                  for kind in binary_types if kind not in present]
+    operations += [{"op": "remove", "path": "/binaryMediaTypes/" + kind.replace("/", "~1")}
+                   for kind in present if kind not in binary_types]
+    if operations:
+        gw.update_rest_api(restApiId=api_id, patchOperations=operations)
+
+
 def deploy_rest(aws, name: str, function_arn: str, region: str, api_stage: str, state: dict) -> str:
-    """A REST API with the Chalice app's routes, Lambda proxy integrations and Chalice's binary types."""
+    """A REST API with the Chalice app's routes, Lambda proxy integrations and Chalice's binary types, made
+    or brought in step with the app on every run, then deployed to the stage."""
     app = chalice_app()
     gw = aws["apigateway"]
     api_id = state.get("api_id")
@@ -53,31 +121,11 @@ def deploy_rest(aws, name: str, function_arn: str, region: str, api_stage: str, 
             api_id = None
     if not api_id:
         api_id = gw.create_rest_api(name=name, endpointConfiguration={"types": ["REGIONAL"]})["id"]
-        resources = {r["path"]: r["id"] for r in gw.get_resources(restApiId=api_id)["items"]}
-        uri = f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{function_arn}/invocations"
-        for path, methods in sorted(app.routes.items()):
-            parent = "/"
-            for part in path.strip("/").split("/"):
-                child = parent.rstrip("/") + "/" + part
-                if child not in resources:
-                    resources[child] = gw.create_resource(restApiId=api_id, parentId=resources[parent],
-                                                          pathPart=part)["id"]
-                parent = child
-            for method, entry in methods.items():
-                gw.put_method(restApiId=api_id, resourceId=resources[path], httpMethod=method,
-                              authorizationType="NONE", apiKeyRequired=bool(entry.api_key_required))
-                gw.put_integration(restApiId=api_id, resourceId=resources[path], httpMethod=method,
-                                   type="AWS_PROXY", integrationHttpMethod="POST", uri=uri)
-        account = function_arn.split(":")[4]
-        _lambda_permission(aws, function_arn, f"apigateway-{api_id}",
-                           f"arn:aws:execute-api:{region}:{account}:{api_id}/*")
-    # The app's binary types (JPEG and WebP answers stay binary), added on every run: an API made before a
-    # type was added to the app gets it too (the deployment below makes it take effect).
-    present = set(gw.get_rest_api(restApiId=api_id).get("binaryMediaTypes", []))
-    missing = [kind for kind in app.api.binary_types if kind not in present]
-    if missing:
-        gw.update_rest_api(restApiId=api_id, patchOperations=[
-            {"op": "add", "path": "/binaryMediaTypes/" + kind.replace("/", "~1")} for kind in missing])
+    uri = f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{function_arn}/invocations"
+    sync_rest_routes(gw, api_id, rest_routes(app), uri)
+    sync_binary_types(gw, api_id, app.api.binary_types)
+    account = function_arn.split(":")[4]
+    _lambda_permission(aws, function_arn, f"apigateway-{api_id}", f"arn:aws:execute-api:{region}:{account}:{api_id}/*")
     gw.create_deployment(restApiId=api_id, stageName=api_stage, description="tintcam deploy")
     state["api_id"] = api_id
     state["usage_plan_id"] = ensure_usage_plan(gw, name, api_id, api_stage, state)
