@@ -17,8 +17,9 @@ prints, per 1,000 frames of each:
 - DynamoDB writes and reads: the units the store's own calls used, counted from the sizes of the items
   they wrote and read (chalicelib/capacity.py: moto's ConsumedCapacity is a constant, printed beside);
 - data transfer out: the answers' real bytes (body and the app's headers);
-- CloudWatch Logs: the bytes the app wrote to its log (the meter's line per frame) and Lambda's own
-  START/END/REPORT lines per invocation.
+- CloudWatch Logs: the bytes the app wrote to its log (the meter's line per frame), and Lambda's own
+  START/END/REPORT lines per invocation where the deployed function has them: layers/deploy.py sets its
+  system log level to WARN, which leaves them out (what they would add is printed below the table).
 
 Then the same with an Idempotency-Key on every frame (what the Python client sends), for its DynamoDB
 units. Prices come from chalicelib/settings.py (dated in the README).
@@ -43,15 +44,18 @@ os.environ["TINTCAM_DB"] = os.path.join(tempfile.mkdtemp(prefix="tintcam-cost-")
 
 from bench.frame_api import camera_like, clip_frames, to_jpeg  # noqa: E402
 from chalicelib import capacity  # noqa: E402
+from layers.deploy import LOGGING_CONFIG  # noqa: E402
 from tests.servers import AWS_TEST_ENV, moto_server  # noqa: E402
 
 REKOGNITION_PER_1000 = 1.00
 TABLE = "tintcam-cost-meter"
-# Lambda writes three lines of its own to the function's log for every invocation (their documented form)
+# Lambda writes three lines of its own to the function's log for every invocation (their documented form),
+# unless the function's system log level is WARN (layers/deploy.py sets it so)
 LAMBDA_LOG_LINES = ("START RequestId: 3f0b5c1e-6a7d-4c1b-9f7e-2b8c1d0e4a5f Version: $LATEST\n"
                     "END RequestId: 3f0b5c1e-6a7d-4c1b-9f7e-2b8c1d0e4a5f\n"
                     "REPORT RequestId: 3f0b5c1e-6a7d-4c1b-9f7e-2b8c1d0e4a5f\tDuration: 30.12 ms\t"
                     "Billed Duration: 31 ms\tMemory Size: 1769 MB\tMax Memory Used: 156 MB\t\n")
+SYSTEM_LOG_BYTES = 0 if LOGGING_CONFIG.get("SystemLogLevel") == "WARN" else len(LAMBDA_LOG_LINES)  # per invocation
 TARGETS = {"rest": 0.006, "http": 0.0035}
 # the answer formats: the first Accept value and the query (the camera page asks for patch answers)
 ANSWERS = {"full": ("image/jpeg", ""), "patch": ("image/webp", "?answer=patch")}
@@ -88,9 +92,9 @@ class Run:
         return sum(math.ceil(ms + self.store_ms) for ms in self.cpu_ms)
 
     def cost(self, prices, front_door: str):
-        """The whole bill of these frames, line by line (Lambda's own log lines added)."""
+        """The whole bill of these frames, line by line (Lambda's own log lines added where it writes them)."""
         return prices.all_in(self.frames, self.billed_ms, self.units.write_units, self.units.read_units,
-                             self.answer_bytes, self.log_bytes + self.frames * len(LAMBDA_LOG_LINES), front_door)
+                             self.answer_bytes, self.log_bytes + self.frames * SYSTEM_LOG_BYTES, front_door)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -184,7 +188,7 @@ def report(runs: dict[str, Run], with_key: Run, prices) -> None:
     row("DynamoDB writes", lambda r: f"{r.units.write_units / r.frames:.2f} write units", "dynamodb_writes")
     row("DynamoDB reads", lambda r: f"{r.units.read_units / r.frames:.3f} read units", "dynamodb_reads")
     row("data transfer out", lambda r: f"{r.answer_bytes / r.frames:,.0f} bytes", "data_out")
-    row("CloudWatch Logs", lambda r: f"{r.log_bytes / r.frames + len(LAMBDA_LOG_LINES):,.0f} bytes", "logs")
+    row("CloudWatch Logs", lambda r: f"{r.log_bytes / r.frames + SYSTEM_LOG_BYTES:,.0f} bytes", "logs")
     row("front door: API Gateway REST", lambda r: "1 request", "front_door", "rest")
     row("front door: HTTP API", lambda r: "1 request", "front_door", "http")
     for door, label in (("rest", "REST"), ("http", "the HTTP API")):
@@ -194,6 +198,11 @@ def report(runs: dict[str, Run], with_key: Run, prices) -> None:
             verdict = f"target <= ${TARGETS[door]}: " + ("met" if total <= TARGETS[door] else "NOT met")
             cells += f"{verdict:>30} ${total:.5f}"
         print(f"  {'total behind ' + label:32}{cells}")
+    system = len(LAMBDA_LOG_LINES)
+    print(f"  Lambda's own START/END/REPORT lines ({system} bytes an invocation, "
+          f"${system / 1e9 * prices.log_ingest_gb * 1000:.5f} per 1,000 frames): "
+          + ("not written: the deploy sets the function's system log level to WARN" if not SYSTEM_LOG_BYTES
+             else "counted in CloudWatch Logs above"))
     largest = max(run.units.largest_item for run in runs.values())
     reported = sum(run.units.reported_units for run in runs.values()) / sum(run.frames for run in runs.values())
     print(f"  largest item written: {largest} bytes (1 KB = 1 write unit); moto's own ConsumedCapacity said "

@@ -12,10 +12,11 @@
 4. makes the camera site's private bucket and its CloudFront distribution (layers/site.py): Origin
    Access Control, HTTPS only, the bucket readable by that distribution alone;
 5. deploys the IAM role with .chalice/policy.json and the function (memory, timeout and environment
-   from .chalice/config.json plus both layers, the table, the site's https origin for CORS and the
-   state-signing secret);
+   from .chalice/config.json plus both layers, the table, the site's https origin for CORS, the
+   state-signing secret and the front door; JSON logs without Lambda's START/END/REPORT lines);
 6. puts the front door up (layers/front_door.py): a REST API from the Chalice app's own route table with
-   its usage plan (the default), or with --front-door http an HTTP API (payload format 1.0);
+   its usage plan (the default), or with --front-door http an HTTP API (payload format 1.0); either way
+   a redeploy brings its routes in step with the app's;
 7. uploads the camera site with config.json holding the API address; a redeploy invalidates the
    CloudFront cache;
 8. prints the site and API URLs; what it made is kept in .chalice/deployed/tintcam-<stage>.json
@@ -120,13 +121,23 @@ def publish_layer(aws, bucket: str, zip_path: pathlib.Path, sha256: str, name: s
         CompatibleRuntimes=[build.RUNTIME], CompatibleArchitectures=["x86_64"])["LayerVersionArn"]
 
 
+# The function's CloudWatch Logs settings. JSON with the system log level at WARN: Lambda then writes none
+# of its START/END/REPORT lines (INFO-level system events: about 260 bytes an invocation, $0.00013 per
+# 1,000 frames). The application log level stays INFO whatever TINTCAM_LOG_LEVEL says: the app filters its
+# own logger itself, and Lambda reads every line without a "level" field (the meter's per-frame JSON line,
+# Chalice's plain-text lines) as INFO, so WARN would drop the frame lines and DEBUG would open the Python
+# root logger (which the runtime sets to this level) to botocore's wire dumps.
+LOGGING_CONFIG = {"LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": "WARN"}
+
+
 def deploy_function(aws, name: str, role: str, bucket: str, zip_path: pathlib.Path, sha256: str, layers: list[str],
                     cfg: dict, environment: dict) -> str:
     key = f"functions/{name}-{sha256[:16]}.zip"
     aws["s3"].upload_file(str(zip_path), bucket, key)
     settings = {"Role": role, "Handler": "app.app", "Runtime": build.RUNTIME, "Layers": layers,
                 "MemorySize": cfg.get("lambda_memory_size", 1769), "Timeout": cfg.get("lambda_timeout", 30),
-                "Environment": {"Variables": environment}, "Architectures": ["x86_64"]}
+                "Environment": {"Variables": environment}, "LoggingConfig": LOGGING_CONFIG,
+                "Architectures": ["x86_64"]}
     lam = aws["lambda"]
     try:
         lam.get_function(FunctionName=name)
@@ -176,7 +187,8 @@ def deploy(stage: str, region: str, front: str = "rest", domain: str | None = No
     origins = site_origins + [o for o in cfg["environment_variables"].get("TINTCAM_SITE_ORIGINS", "").split(",")
                               if o and o not in site_origins]
     environment = {**cfg["environment_variables"], "TINTCAM_METER_STORE": "dynamodb", "TINTCAM_METER_TABLE": table,
-                   "TINTCAM_SITE_ORIGINS": ",".join(origins), "TINTCAM_STATE_SECRET": state["state_secret"]}
+                   "TINTCAM_SITE_ORIGINS": ",".join(origins), "TINTCAM_STATE_SECRET": state["state_secret"],
+                   "TINTCAM_FRONT_DOOR": front}  # the admin report's cost estimate takes this door's request fee
     function_arn = deploy_function(aws, name, role, artifacts, out / "deployment.zip",
                                    parts["deployment.zip"]["sha256"], [deps_layer, model_layer],
                                    cfg, environment)
@@ -229,6 +241,14 @@ def delete(stage: str, region: str, delete_data: bool, log=print) -> None:
                else {})
 
 
+def admin_environment(state: dict) -> str:
+    """The variables the admin command needs for this stage: its meter table, the usage plan new keys join
+    (REST front door) and the front door, whose request fee the report's cost estimate takes."""
+    plan = f" TINTCAM_USAGE_PLAN_ID={state['usage_plan_id']}" if state.get("usage_plan_id") else ""
+    return (f"TINTCAM_METER_STORE=dynamodb TINTCAM_METER_TABLE={state['table']}{plan} "
+            f"TINTCAM_FRONT_DOOR={state['front_door']}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Deploy tintcam (layers, function, table, API, HTTPS camera site).")
     parser.add_argument("--stage", default="prod", choices=["dev", "prod"])
@@ -261,12 +281,10 @@ def main() -> None:
         print(f"               point {state['domain']} (DNS CNAME or alias) at {state['distribution_domain']}")
     print(f"  API:         {state['api_url']}  ({front_door.describe(front)})")
     print(f"  meter table: {state['table']}; model layer: {state['model_layer']}")
-    plan = f"TINTCAM_USAGE_PLAN_ID={state['usage_plan_id']} " if state.get("usage_plan_id") else ""
-    if plan:
+    if state.get("usage_plan_id"):
         print(f"  usage plan:  {state['usage_plan_id']}")
-    print("create a customer key with:")
-    print(f"  TINTCAM_METER_STORE=dynamodb TINTCAM_METER_TABLE={state['table']} "
-          f"{plan}.venv/bin/python -m chalicelib.admin create --customer NAME --quota N")
+    print("create a customer key with (the same variables for list, revoke and report):")
+    print(f"  {admin_environment(state)} .venv/bin/python -m chalicelib.admin create --customer NAME --quota N")
 
 
 if __name__ == "__main__":

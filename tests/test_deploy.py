@@ -7,6 +7,7 @@ Access, so the deploy runs with every AWS request it sends recorded on the way o
 `before-send` event) and the tests check what was sent as well as what moto stored."""
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -21,13 +22,14 @@ import requests
 from PIL import Image
 
 from layers import build, front_door, site
-from tests.conftest import ROOT, admin_create_key, decode, need_data, read
+from tests.conftest import ROOT, admin_create_key, decode, need_data, read, run_admin
 from tests.lambda_runtime import HttpApiStandIn, lambda_function, unpack
 from tests.servers import AWS_TEST_ENV, moto_server
 
-# layers/deploy.py as a user runs it, with each request botocore sends appended to a JSON-lines file.
+# layers/deploy.py as a user runs it, with each request botocore sends appended to a JSON-lines file (and,
+# where the test names one in TINTCAM_TEST_APP_CHANGE, a script run first that changes the app's routes).
 RECORDING_DEPLOY = """
-import json, runpy, sys
+import json, os, runpy, sys
 import botocore.session
 log = open(sys.argv.pop(1), "a")
 def record(request, event_name, **_):
@@ -41,8 +43,23 @@ def init(self, *args, **kwargs):
     _init(self, *args, **kwargs)
     self.register("before-send", record)
 botocore.session.Session.__init__ = init
+if os.environ.get("TINTCAM_TEST_APP_CHANGE"):
+    runpy.run_path(os.environ["TINTCAM_TEST_APP_CHANGE"])
 sys.argv[0] = "layers/deploy.py"
 runpy.run_path("layers/deploy.py", run_name="__main__")
+"""
+# The app a later release might be: a route dropped, a method dropped, a route no longer key-free, a new
+# nested route, a binary type dropped. The deploy reads the app's route table from this same module.
+APP_CHANGE = """
+import app
+routes = app.app.routes
+del routes["/v1/landmarks"]
+del routes["/v1/tint"]["OPTIONS"]
+routes["/health"]["GET"].api_key_required = True
+@app.app.route("/v2/beta/{name}", methods=["GET"], api_key_required=True)
+def beta(name):
+    return {"name": name}
+app.app.api.binary_types.remove("audio/basic")
 """
 
 
@@ -91,6 +108,41 @@ def moto(tmp_path):
 
 def deployed_state(tmp_path, stage: str) -> dict:
     return json.loads((tmp_path / "state" / f"tintcam-{stage}.json").read_text())
+
+
+def sent_function_settings(sent: Sent) -> dict:
+    """The function's settings as the deploy sent them (CreateFunction or UpdateFunctionConfiguration)."""
+    request, = sent("CreateFunction") or sent("UpdateFunctionConfiguration")
+    return json.loads(request["body"])
+
+
+def rest_api_routes(gw, api_id: str, function_arn: str) -> dict[str, dict[str, bool]]:
+    """The REST API's resources and methods as {path: {method: apiKeyRequired}}; every method must be a
+    Lambda proxy integration to the function."""
+    routes = {}
+    for resource in gw.get_resources(restApiId=api_id)["items"]:
+        routes[resource["path"]] = {}
+        for method in resource.get("resourceMethods") or {}:
+            found = gw.get_method(restApiId=api_id, resourceId=resource["id"], httpMethod=method)
+            assert found["methodIntegration"]["type"] == "AWS_PROXY"
+            assert found["methodIntegration"]["uri"].endswith(f"/functions/{function_arn}/invocations")
+            routes[resource["path"]][method] = found["apiKeyRequired"]
+    return routes
+
+
+def printed_admin_environment(stdout: str) -> dict[str, str]:
+    """The variables of the admin command line the deploy prints at the end."""
+    line, = [line for line in stdout.splitlines() if "chalicelib.admin create" in line]
+    return dict(word.split("=", 1) for word in line.split(" .venv/bin/python")[0].split())
+
+
+def with_parents(routes: dict[str, dict[str, bool]]) -> dict[str, dict[str, bool]]:
+    """A route table with the resources its paths need ("/", "/v1", ...) added, without methods."""
+    full = {}
+    for path in routes:
+        parts = path.strip("/").split("/")
+        full.update({"/" + "/".join(parts[:i]): {} for i in range(len(parts))})
+    return {"/": {}, **full, **routes}
 
 
 def check_site(client, sent: Sent, state: dict, region: str = "us-east-1") -> dict:
@@ -167,6 +219,14 @@ def test_deploy_creates_everything_and_delete_removes_it(moto, tmp_path):
     assert env_vars["TINTCAM_METER_STORE"] == "dynamodb" and env_vars["TINTCAM_METER_TABLE"] == "tintcam-prod-meter"
     assert env_vars["TINTCAM_SITE_ORIGINS"].split(",") == [state["site_url"]]  # the https site may call the API
     assert len(env_vars["TINTCAM_STATE_SECRET"]) == 64
+    assert env_vars["TINTCAM_FRONT_DOOR"] == "rest"  # the admin report prices its requests at REST's fee
+    function_settings = sent_function_settings(sent)
+    assert function_settings["Environment"]["Variables"]["TINTCAM_FRONT_DOOR"] == "rest"
+    # JSON logs without Lambda's START/END/REPORT lines; the frame lines (read as INFO) kept
+    assert function_settings["LoggingConfig"] == {"LogFormat": "JSON", "ApplicationLogLevel": "INFO",
+                                                  "SystemLogLevel": "WARN"}
+    assert (f"TINTCAM_METER_STORE=dynamodb TINTCAM_METER_TABLE=tintcam-prod-meter TINTCAM_USAGE_PLAN_ID="
+            f"{state['usage_plan_id']} TINTCAM_FRONT_DOOR=rest .venv/bin/python -m chalicelib.admin create") in out.stdout
     # the distribution existed before the function was given its environment
     operations = sent.operations()
     assert operations.index("CreateDistribution") < operations.index("CreateFunction")
@@ -177,6 +237,7 @@ def test_deploy_creates_everything_and_delete_removes_it(moto, tmp_path):
     assert "tintcam-prod-meter" in ddb.list_tables()["TableNames"]
     api_id = state["api_id"]
     assert set(gw.get_rest_api(restApiId=api_id)["binaryMediaTypes"]) >= {"image/jpeg", "image/png", "image/webp"}
+    assert rest_api_routes(gw, api_id, fn["FunctionArn"]) == with_parents(front_door.rest_routes())
     resources = {r["path"]: r for r in gw.get_resources(restApiId=api_id)["items"]}
     assert {"/v1/tint", "/v1/landmarks", "/v1/usage", "/health"} <= set(resources)
     tint_post = gw.get_method(restApiId=api_id, resourceId=resources["/v1/tint"]["id"], httpMethod="POST")
@@ -205,6 +266,11 @@ def test_deploy_creates_everything_and_delete_removes_it(moto, tmp_path):
     again, sent = run(env, tmp_path, "--stage", "prod", "--domain", "cam.example.com", "--certificate-arn", certificate)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "image/webp" in gw.get_rest_api(restApiId=api_id)["binaryMediaTypes"]
+    # the app's routes have not changed: the API's are left as they are, and deployed again
+    assert not {"CreateResource", "DeleteResource", "PutMethod", "DeleteMethod", "PutIntegration"} & set(
+        sent.operations())
+    assert len(sent("CreateDeployment")) == 1
+    assert sent_function_settings(sent)["LoggingConfig"]["SystemLogLevel"] == "WARN"  # kept on an update
     state2 = deployed_state(tmp_path, "prod")
     assert state2["api_id"] == api_id and state2["distribution_id"] == state["distribution_id"]
     assert state2["oac_id"] == state["oac_id"] and state2["site_url"] == "https://cam.example.com"
@@ -245,6 +311,45 @@ def test_deploy_creates_everything_and_delete_removes_it(moto, tmp_path):
     assert "tintcam-prod-meter" in ddb.list_tables()["TableNames"]  # usage data kept unless --delete-data
 
 
+def test_redeploy_keeps_the_rest_api_in_step_with_the_app(moto, tmp_path):
+    """Routes added to or dropped from the Chalice app since the REST API was made reach it on the next
+    run: resources, methods, integrations, api_key_required and binary types follow the app, and the stage
+    gets a new deployment."""
+    endpoint, env, client = moto
+    out, _ = run(env, tmp_path, "--stage", "dev")
+    assert out.returncode == 0, out.stderr[-3000:]
+    state = deployed_state(tmp_path, "dev")
+    gw, api_id, function_arn = client("apigateway"), state["api_id"], state["function"]
+    before = front_door.rest_routes()
+    assert rest_api_routes(gw, api_id, function_arn) == with_parents(before)
+    # a binary type someone added by hand (or an older app had) goes too
+    gw.update_rest_api(restApiId=api_id, patchOperations=[{"op": "add", "path": "/binaryMediaTypes/text~1stale"}])
+
+    change = tmp_path / "app_change.py"
+    change.write_text(APP_CHANGE)
+    again, sent = run({**env, "TINTCAM_TEST_APP_CHANGE": str(change)}, tmp_path, "--stage", "dev")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert deployed_state(tmp_path, "dev")["api_id"] == api_id  # the same API, changed in place
+    after = {path: dict(methods) for path, methods in before.items() if path != "/v1/landmarks"}
+    del after["/v1/tint"]["OPTIONS"]
+    after["/health"]["GET"] = True
+    after["/v2/beta/{name}"] = {"GET": True}
+    routes = rest_api_routes(gw, api_id, function_arn)
+    assert routes == with_parents(after)
+    assert "/v1/landmarks" not in routes and "OPTIONS" not in routes["/v1/tint"] and routes["/health"] == {"GET": True}
+    assert routes["/v2/beta/{name}"] == {"GET": True} and routes["/v2/beta"] == routes["/v2"] == {}
+    # only what changed was touched: the method whose key requirement changed was made again
+    assert [json.loads(r["body"])["pathPart"] for r in sent("CreateResource")] == ["v2", "beta", "{name}"]
+    assert len(sent("DeleteResource")) == 1 and len(sent("DeleteMethod")) == 2  # /v1/tint OPTIONS, /health GET
+    assert len(sent("PutMethod")) == len(sent("PutIntegration")) == 2  # /health GET, /v2/beta/{name} GET
+    binary = set(gw.get_rest_api(restApiId=api_id)["binaryMediaTypes"])
+    assert "audio/basic" not in binary and "text/stale" not in binary and {"image/jpeg", "image/webp"} <= binary
+    operations = sent.operations()  # all changed first, then deployed to the stage
+    changes = {"CreateResource", "DeleteResource", "PutMethod", "DeleteMethod", "PutIntegration", "UpdateRestApi"}
+    assert max(i for i, op in enumerate(operations) if op in changes) < operations.index("CreateDeployment")
+    assert len(gw.get_deployments(restApiId=api_id)["items"]) == 2
+
+
 def test_http_front_door_serves_frames_through_its_routes(moto, tmp_path):
     """--front-door http: an HTTP API with payload format 1.0 and one route per Chalice route; then the
     real artefacts, with the environment the deploy gave the function, answer real frames sent through
@@ -278,13 +383,21 @@ def test_http_front_door_serves_frames_through_its_routes(moto, tmp_path):
     assert any(api_id in json.dumps(p.get("Condition")) for p in permission)  # API Gateway may invoke it
     check_site(client, sent, state)
 
-    key, _ = admin_create_key({**env, "TINTCAM_METER_STORE": "dynamodb", "TINTCAM_METER_TABLE": "tintcam-dev-meter"},
-                              "http front door", 10)
+    # the function and the admin command both know the front door: the report prices requests at its fee
+    assert fn["Environment"]["Variables"]["TINTCAM_FRONT_DOOR"] == "http"
+    admin_env = printed_admin_environment(out.stdout)
+    assert admin_env == {"TINTCAM_METER_STORE": "dynamodb", "TINTCAM_METER_TABLE": "tintcam-dev-meter",
+                         "TINTCAM_FRONT_DOOR": "http"}
+    key, key_id = admin_create_key({**env, **admin_env}, "http front door", 10)
     folders = unpack(build.BUILD / "dev", tmp_path / "lambda")
-    function_env = {**AWS_TEST_ENV, "AWS_ENDPOINT_URL": endpoint, **fn["Environment"]["Variables"]}
+    # as Lambda runs it with the LoggingConfig the deploy sent: JSON log format, the application log level
+    logging_config = sent_function_settings(sent)["LoggingConfig"]
+    assert logging_config == {"LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": "WARN"}
+    function_env = {**AWS_TEST_ENV, "AWS_ENDPOINT_URL": endpoint, **fn["Environment"]["Variables"],
+                    "AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": logging_config["ApplicationLogLevel"]}
     photo = read("Tom_Cruise_avp_2014_4.jpg")
     jpeg = {"Content-Type": "image/jpeg", "Accept": "image/jpeg"}
-    with lambda_function(folders, function_env) as (runtime, _, _), HttpApiStandIn(route_keys, runtime) as api:
+    with lambda_function(folders, function_env) as (runtime, process, _), HttpApiStandIn(route_keys, runtime) as api:
         frame = requests.post(api.url + "/v1/tint?color=8E2043", data=photo, headers={**jpeg, "x-api-key": key},
                               timeout=120)
         assert frame.status_code == 200, frame.text[:300]
@@ -325,6 +438,20 @@ def test_http_front_door_serves_frames_through_its_routes(moto, tmp_path):
                                                     "stage": "$default", "routeKey": "POST /v1/tint"},
                                  "body": "", "isBase64Encoded": True})
         assert answer["statusCode"] == 500 and not answer.get("isBase64Encoded")  # no requestContext.resourcePath
+    # in the JSON log format each frame is still one JSON line of its own, without a "level" (Lambda reads it
+    # as INFO, which the application log level lets through) and not wrapped by the runtime's log formatter
+    output = process.stdout.read().splitlines()
+    frames = [json.loads(line) for line in output if '"outcome"' in line]
+    assert len(frames) == 3 and {f["key_id"] for f in frames} == {key_id} and {f["charged"] for f in frames} == {1}
+    assert all("level" not in f and "message" not in f for f in frames)
+    assert sorted(f["route"] for f in frames) == ["/v1/landmarks", "/v1/tint", "/v1/tint"]
+    # the admin report with the printed variables prices the frames' requests at the HTTP API's fee
+    report = {door: next(row for row in csv.DictReader(io.StringIO(run_admin(
+        {**env, **admin_env, "TINTCAM_FRONT_DOOR": door}, "report", "--csv").stdout)) if row["key_id"] == key_id)
+        for door in ("http", "rest")}
+    assert int(report["http"]["requests"]) == 3
+    saved = float(report["rest"]["aws_cost_usd"]) - float(report["http"]["aws_cost_usd"])
+    assert saved == pytest.approx(3 * (3.50 - 1.00) / 1e6, abs=1.1e-6)  # rounded to the micro-dollar
 
     again, sent = run(env, tmp_path, "--stage", "dev")  # a second run keeps the HTTP API, in place
     assert again.returncode == 0, again.stderr[-3000:]
@@ -332,9 +459,11 @@ def test_http_front_door_serves_frames_through_its_routes(moto, tmp_path):
     assert not sent("CreateApi") and not sent("CreateRoute") and not sent("DeleteRoute")
     assert {r["RouteKey"] for r in v2.get_routes(ApiId=api_id)["Items"]} == route_keys
 
-    back, _ = run(env, tmp_path, "--stage", "dev", "--front-door", "rest")  # switching: the other one goes
+    back, sent = run(env, tmp_path, "--stage", "dev", "--front-door", "rest")  # switching: the other one goes
     assert back.returncode == 0, back.stderr[-3000:]
     assert not v2.get_apis()["Items"] and len(gw.get_rest_apis()["items"]) == 1
+    assert sent_function_settings(sent)["Environment"]["Variables"]["TINTCAM_FRONT_DOOR"] == "rest"
+    assert printed_admin_environment(back.stdout)["TINTCAM_FRONT_DOOR"] == "rest"
 
     gone, _ = run(env, tmp_path, "--stage", "dev", "--delete")
     assert gone.returncode == 0, gone.stderr[-3000:]
