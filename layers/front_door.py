@@ -65,7 +65,9 @@ def sync_rest_routes(gw, api_id: str, routes: dict[str, dict[str, bool]], uri: s
     resources and methods are made, a method whose key requirement changed is made again, integrations are
     pointed at ``uri``, and methods and resources the app no longer has are deleted. None of it reaches
     callers before the stage's next deployment, which the caller makes."""
-    resources = {r["path"]: r for page in gw.get_paginator("get_resources").paginate(restApiId=api_id)
+    # embed=methods: API Gateway lists a resource's methods (resourceMethods) only when asked
+    resources = {r["path"]: r for page in gw.get_paginator("get_resources").paginate(restApiId=api_id,
+                                                                                     embed=["methods"])
                  for r in page["items"]}
     needed = {ancestor for path in routes for ancestor in _ancestors(path)}
     for path in sorted(needed - set(resources), key=_depth):  # parents before children

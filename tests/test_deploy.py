@@ -338,7 +338,9 @@ def test_redeploy_keeps_the_rest_api_in_step_with_the_app(moto, tmp_path):
     assert routes == with_parents(after)
     assert "/v1/landmarks" not in routes and "OPTIONS" not in routes["/v1/tint"] and routes["/health"] == {"GET": True}
     assert routes["/v2/beta/{name}"] == {"GET": True} and routes["/v2/beta"] == routes["/v2"] == {}
-    # only what changed was touched: the method whose key requirement changed was made again
+    # the API's methods were listed as AWS lists them only when asked (embed=methods); only what changed
+    # was touched: the method whose key requirement changed was made again
+    assert all("embed=methods" in r["url"] for r in sent("GetResources"))
     assert [json.loads(r["body"])["pathPart"] for r in sent("CreateResource")] == ["v2", "beta", "{name}"]
     assert len(sent("DeleteResource")) == 1 and len(sent("DeleteMethod")) == 2  # /v1/tint OPTIONS, /health GET
     assert len(sent("PutMethod")) == len(sent("PutIntegration")) == 2  # /health GET, /v2/beta/{name} GET
