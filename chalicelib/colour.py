@@ -11,6 +11,7 @@ _WHITE = np.array([0.95047, 1.0, 1.08883], dtype=np.float32)
 SRGB_TO_LINEAR = np.array(
     [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in np.arange(256) / 255.0],
     dtype=np.float32)
+_LAB_TO_F = np.array([[1 / 116, 1 / 116, 1 / 116], [1 / 500, 0, 0], [0, 0, -1 / 200]], dtype=np.float32)
 _EPS = 216 / 24389
 _KAPPA = 24389 / 27
 
@@ -31,11 +32,8 @@ def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
     """float32 L*a*b* (..., 3) -> uint8 sRGB (..., 3). A colour outside sRGB keeps its lightness and hue
     and loses chroma until it fits (mixed, in linear light, with the grey of its own luminance); clipping
     each channel instead would also change its lightness, flattening the shading of dark, strong colours."""
-    fy = (lab[..., 0] + 16) / 116
-    fx = fy + lab[..., 1] / 500
-    fz = fy - lab[..., 2] / 200
-    f = np.stack([fx, fy, fz], axis=-1)
-    xyz = np.where(f > 6 / 29, f ** 3, (116 * f - 16) / _KAPPA) * _WHITE
+    f = lab @ _LAB_TO_F + np.float32(16 / 116)              # (fx, fy, fz)
+    xyz = np.where(f > 6 / 29, f * f * f, (116 * f - 16) / _KAPPA) * _WHITE
     linear = xyz @ _XYZ_TO_RGB.T
     outside = (linear < 0.0).any(axis=-1) | (linear > 1.0).any(axis=-1)
     if outside.any():

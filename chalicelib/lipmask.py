@@ -278,14 +278,31 @@ def soft_edge(coverage: np.ndarray, lipness: np.ndarray | None) -> np.ndarray:
         return coverage
     spread = coverage
     for _ in range(SOFT_EDGE_PX):
-        spread = _mean3(spread)
+        spread = box_mean(spread)
     return np.maximum(coverage, np.minimum(spread * SOFT_EDGE_PX * 3, 1.0) * lipness * SOFT_EDGE_WEIGHT)
 
 
-def _mean3(image: np.ndarray) -> np.ndarray:
-    padded = np.pad(image, 1, mode="edge")
-    rows = padded[:-2] + padded[1:-1] + padded[2:]
-    return (rows[:, :-2] + rows[:, 1:-1] + rows[:, 2:]) * np.float32(1 / 9)
+def box_mean(image: np.ndarray, radius: int = 1) -> np.ndarray:
+    """The mean over a (2 radius + 1)^2 window around each pixel, edges repeated: one axis at a time, by
+    shifted sums for radius 1 and by running sums beyond (np.pad costs more than the arithmetic here)."""
+    if radius < 1:
+        return image
+    size = 2 * radius + 1
+    out = image
+    for axis in (0, 1):
+        first = out[:1] if axis == 0 else out[:, :1]
+        last = out[-1:] if axis == 0 else out[:, -1:]
+        padded = np.concatenate([first.repeat(radius, axis), out, last.repeat(radius, axis)], axis=axis)
+        if radius == 1:
+            out = (padded[:-2] + padded[1:-1] + padded[2:]) if axis == 0 else \
+                (padded[:, :-2] + padded[:, 1:-1] + padded[:, 2:])
+            continue
+        sums = np.cumsum(padded, axis=axis, dtype=np.float32)
+        if axis == 0:
+            out = np.concatenate([sums[size - 1:size], sums[size:] - sums[:-size]], axis=0)
+        else:
+            out = np.concatenate([sums[:, size - 1:size], sums[:, size:] - sums[:, :-size]], axis=1)
+    return out * np.float32(1 / (size * size))
 
 
 def _mouth_open(points: np.ndarray, mouth_width: float) -> bool:

@@ -74,23 +74,10 @@ def _target_lab(color: tuple[int, int, int]) -> np.ndarray:
     return lab
 
 
-def _box_blur(image: np.ndarray, radius: int) -> np.ndarray:
-    """Mean over a (2r+1)^2 window (edges repeated), by running sums."""
-    if radius < 1:
-        return image
-    size = 2 * radius + 1
-    padded = np.pad(image, radius, mode="edge")
-    rows = np.cumsum(padded, axis=0, dtype=np.float32)
-    rows = np.concatenate([rows[size - 1:size], rows[size:] - rows[:-size]], axis=0)
-    cols = np.cumsum(rows, axis=1, dtype=np.float32)
-    cols = np.concatenate([cols[:, size - 1:size], cols[:, size:] - cols[:, :-size]], axis=1)
-    return cols * np.float32(1 / (size * size))
-
-
 def shading(lightness: np.ndarray, mouth_width: float) -> np.ndarray:
     """The lips' shading: their lightness blurred (two box passes, about SHADING_BLUR mouth widths)."""
     radius = max(1, int(round(SHADING_BLUR * mouth_width / 2)))
-    return _box_blur(_box_blur(lightness, radius), radius)
+    return lipmask.box_mean(lipmask.box_mean(lightness, radius), radius)
 
 
 def _contrast(target_l: float, mean_l: float) -> np.float32:
