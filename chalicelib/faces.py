@@ -65,7 +65,7 @@ UPRIGHT_ROLL = 10.0
 # places the keypoints better, and both looks must score CONFIRM or more (on the shared photos every
 # face scored 0.71 and up in both, dogs 0.55 at most in one of them: bench/detectors.py).
 SURE = 0.75
-SURE_SIZE = 32            # px of the model's picture
+SURE_SIZE = 20            # the box's width in the model's picture, px (0.85 x its reach, blazeface.SHORT_REACH)
 CLOSE_LOOKS = (2.0, 3.0)
 CONFIRM = 0.65
 NEAR = 0.35               # the close look's face must have its eyes within NEAR x the box of where they were
@@ -370,15 +370,15 @@ class BlazeFaceDetector:
         found = []
         looks = blazeface.plan(width, height, min_face)
         for spec, area in looks:
-            for detection in _blazeface(spec, model_path).detect(rgb, area):
-                picture_scale = spec.side / max(area[2] - area[0], area[3] - area[1])
-                found.append((detection, detection.box[2] * picture_scale))
+            picture_scale = spec.side / max(area[2] - area[0], area[3] - area[1])   # frame px -> picture px
+            found += [(d, picture_scale) for d in _blazeface(spec, model_path).detect(rgb, area)]
         if len(looks) > 1:                      # tiles: one detection per face, each gets a close look
             found = [(d, 0.0) for d in blazeface.merge_detections([d for d, _ in found])]
         regions = []
-        for detection, size in found:
-            if detection.score >= SURE and size >= SURE_SIZE:
-                region = region_from_keypoints(detection.keypoints) if frontal(detection.keypoints) else None
+        for detection, picture_scale in found:
+            region = region_from_keypoints(detection.keypoints)
+            if detection.score >= SURE and region.box[2] * picture_scale >= SURE_SIZE:
+                region = region if frontal(detection.keypoints) else None
             else:
                 region = self._close_look(rgb, region_from_keypoints(detection.keypoints), model_path, CONFIRM,
                                           CLOSE_LOOKS)
@@ -459,45 +459,12 @@ def landmarks(rgb: np.ndarray, region, model_path: str) -> np.ndarray:
 
 
 def landmarks_of(rgb: np.ndarray, regions, model_path: str) -> np.ndarray:
-    """The 68 points of every face in ``regions`` (F, 68, 2): faces upright in the frame as one batch,
-    rolled heads each on an upright crop, their points turned back into the frame."""
+    """The 68 points of every face in ``regions`` (F, 68, 2), as one batch. A rolled head's landmarks are
+    found upright: the model reads the face's pixels in the head's own frame (the frame turned upright
+    about the face, the turn folded into its few hundred pixel look-ups per cascade rather than resampling
+    a crop) and its points are turned back into the frame."""
     regions = [r if isinstance(r, Region) else Region(tuple(r)) for r in regions]
-    predictor = _predictor(model_path)
-    points = np.zeros((len(regions), N_POINTS, 2), np.float32)
-    upright = [i for i, r in enumerate(regions) if r.roll == 0.0]
-    if upright:
-        points[upright] = predictor.predict(rgb, [regions[i].box for i in upright])
-    for i, region in enumerate(regions):
-        if region.roll != 0.0:
-            points[i] = _rolled_landmarks(predictor, rgb, region)
-    return points
-
-
-def _rolled_landmarks(predictor, rgb: np.ndarray, region: Region) -> np.ndarray:
-    """The 68 points of a rolled head: the frame around it turned upright (Pillow, bilinear), the model
-    run there on the box, the points turned back."""
-    cx, cy = region.centre
-    side = max(region.box[2], region.box[3])
-    n = int(2 * side) | 1                                   # the crop: twice the box, centre on a pixel
-    half = n // 2
-    angle = math.radians(region.roll)
-    cos, sin = math.cos(angle), math.sin(angle)
-    # the frame around the crop (its turned corners), cut before Pillow sees it
-    reach = int(math.ceil(half * (abs(cos) + abs(sin)))) + 2
-    height, width = rgb.shape[:2]
-    x0, y0 = max(0, int(cx) - reach), max(0, int(cy) - reach)
-    x1, y1 = min(width, int(cx) + reach + 1), min(height, int(cy) + reach + 1)
-    if x1 - x0 < 2 or y1 - y0 < 2:
-        return np.full((N_POINTS, 2), [cx, cy], np.float32)
-    # crop pixel (u, v) shows the frame at centre + R(roll) (u - half, v - half)
-    ox, oy = cx - x0, cy - y0
-    data = (cos, -sin, ox - cos * half + sin * half, sin, cos, oy - sin * half - cos * half)
-    crop = Image.fromarray(rgb[y0:y1, x0:x1]).transform((n, n), Image.AFFINE, data, resample=Image.BILINEAR)
-    bx = half - (region.box[2] - 1) / 2.0
-    by = half - (region.box[3] - 1) / 2.0
-    upright = predictor.predict(np.asarray(crop), [(bx, by, region.box[2], region.box[3])])[0]
-    u, v = upright[:, 0] - half, upright[:, 1] - half
-    return np.stack([cx + cos * u - sin * v, cy + sin * u + cos * v], axis=1).astype(np.float32)
+    return _predictor(model_path).predict(rgb, [r.box for r in regions], [r.roll for r in regions])
 
 
 def clip_box(box: tuple[int, int, int, int], width: int, height: int) -> tuple[int, int, int, int]:

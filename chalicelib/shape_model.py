@@ -219,13 +219,25 @@ class ShapeModel:
         model.path = path   # the converted file this model came from
         return model
 
-    def predict(self, image: np.ndarray, boxes) -> np.ndarray:
+    def predict(self, image: np.ndarray, boxes, rolls=None) -> np.ndarray:
         """The 68 points (F, 68, 2) float32, whole pixels like dlib's, for the boxes (x, y, w, h) of an
-        RGB (H, W, 3) or grey (H, W) uint8 image. A pixel's intensity is (r + g + b) // 3, as dlib's."""
+        RGB (H, W, 3) or grey (H, W) uint8 image. A pixel's intensity is (r + g + b) // 3, as dlib's.
+
+        ``rolls`` (degrees, one per box, optional) turns a face's box about its centre: the model then
+        works in the head's own upright frame -- every pixel it reads is looked up where the box turned
+        by the roll puts it, as if on the frame turned upright around the face -- and its points are
+        turned back into the frame (not whole pixels then). A roll of 0 is exactly the unturned box."""
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         n = len(boxes)
         if n == 0:
             return np.zeros((0, N_POINTS, 2), np.float32)
+        turn = None
+        if rolls is not None and np.any(np.asarray(rolls, np.float64) != 0):
+            angle = np.radians(np.asarray(rolls, np.float64).reshape(n))
+            rolled = np.flatnonzero(angle != 0)
+            cos, sin = np.cos(angle[rolled])[:, None], np.sin(angle[rolled])[:, None]
+            centre = boxes[rolled, 0:2] + (boxes[rolled, 2:4] - 1) / 2          # (R, 2)
+            turn = (rolled, cos, sin, centre)
         height, width = image.shape[:2]
         flat = image.reshape(height * width, -1)
         rgb = flat.shape[1] == 3
@@ -242,7 +254,10 @@ class ShapeModel:
             # the cascade's pixels: offsets from their anchor points, turned and scaled like the shape
             ab = (shape.astype(np.float64) @ self._dots).astype(np.float32)[:, :, None]   # (F, 2, 1): a, b
             points = self.dx[c] * ab + self.dy[c] * (ab[:, ::-1] * self._swap_sign) + shape[:, self._anchor_cols[c]]
-            xy = np.floor(points.astype(np.float64) * span + offset + 0.5).astype(np.intp)
+            upright = points.astype(np.float64) * span + offset
+            if turn is not None:
+                upright[turn[0]] = _turned(upright[turn[0]], *turn[1:])
+            xy = np.floor(upright + 0.5).astype(np.intp)
             inside_xy = xy.view(np.uintp) < limit       # a negative coordinate is a huge unsigned one
             inside = inside_xy[:, 0] & inside_xy[:, 1]
             index = xy[:, 1] * width + xy[:, 0]
@@ -262,7 +277,16 @@ class ShapeModel:
             shape = np.einsum("tfp->fp", acc)  # tree by tree, in order, as dlib adds them
         points = shape.reshape(n, N_POINTS, 2).astype(np.float64)
         points = np.floor(points * span.reshape(n, 1, 2) + offset.reshape(n, 1, 2) + 0.5)
+        if turn is not None:
+            points[turn[0]] = _turned(points[turn[0]].transpose(0, 2, 1), *turn[1:]).transpose(0, 2, 1)
         return points.astype(np.float32)
+
+
+def _turned(xy: np.ndarray, cos: np.ndarray, sin: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """Points (R, 2, P) of the upright frame turned about ``centre`` (R, 2) by the rolls (cos, sin: (R, 1))."""
+    u = xy[:, 0] - centre[:, 0:1]
+    v = xy[:, 1] - centre[:, 1:2]
+    return np.stack([centre[:, 0:1] + cos * u - sin * v, centre[:, 1:2] + sin * u + cos * v], axis=1)
 
 
 def load(path: str) -> ShapeModel:

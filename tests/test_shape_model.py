@@ -209,3 +209,28 @@ def test_any_box_anywhere_gives_dlibs_points():
         assert np.array_equal(ours.predict(image, [box])[0], dlib_points(theirs, image, box))
 
     check()
+
+
+def test_a_rolled_box_reads_the_face_upright():
+    """The same face turned a quarter (an exact, lossless turn of the pixels) and its box given the
+    matching roll: the model reads the same pixels, so its points are the upright ones turned with it.
+    A roll of 0 is exactly no roll."""
+    need_data()
+    model = shape_model.load(faces.resolve_model_path(""))
+    rgb = cv2.cvtColor(cv2.imread(str(DATA / "faces" / "Tom_Cruise_avp_2014_4.jpg")), cv2.COLOR_BGR2RGB)
+    box = faces.find_faces(rgb, 100, faces.resolve_model_path(""), "hog")[0].box
+    upright = model.predict(rgb, [box])
+    assert np.array_equal(model.predict(rgb, [box], [0.0]), upright)
+    width = rgb.shape[1]
+    for k, roll in ((1, -90.0), (3, 90.0)):
+        turned = np.ascontiguousarray(np.rot90(rgb, k))       # k=1: counter-clockwise as shown
+        cx, cy = box[0] + (box[2] - 1) / 2, box[1] + (box[3] - 1) / 2
+        if k == 1:
+            centre, moved = (cy, width - 1 - cx), np.stack([upright[0, :, 1], width - 1 - upright[0, :, 0]], axis=1)
+        else:
+            centre = (rgb.shape[0] - 1 - cy, cx)
+            moved = np.stack([rgb.shape[0] - 1 - upright[0, :, 1], upright[0, :, 0]], axis=1)
+        turned_box = (centre[0] - (box[2] - 1) / 2, centre[1] - (box[3] - 1) / 2, box[2], box[3])
+        points = model.predict(turned, [turned_box, box], [roll, 0.0])
+        assert np.abs(points[0] - moved).max() < 1e-3
+        assert np.array_equal(points[1], model.predict(turned, [box])[0])   # an unrolled face in the same batch
