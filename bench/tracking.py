@@ -98,9 +98,12 @@ def main() -> None:
 
         def boxes(i):
             return [tuple(map(int, x.split(","))) for x in tracked[i]["boxes"].split(";") if x]
-        carried = [(a, b1) for _, a, _ in shots[1:] for b1 in boxes(a) if any(iou(b0, b1) > 0.2 for b0 in boxes(a - 1))]
-        print(f"faces carried across a cut (a box in the first frame of a shot overlapping one in the last frame "
-              f"of the shot before): {'none' if not carried else carried}")
+        carried = [a for _, a, _ in shots[1:] if boxes(a) != [tuple(map(int, x.split(","))) for x in
+                                                               stateless[a]["boxes"].split(";") if x]]
+        overlapping = [(a, b1) for _, a, _ in shots[1:] for b1 in boxes(a) if any(iou(b0, b1) > 0.2 for b0 in boxes(a - 1))]
+        print(f"faces carried across a cut (the first frame of a shot answered otherwise than without a state): "
+              f"{'none' if not carried else carried}; boxes overlapping one of the frame before the cut: "
+              f"{'none' if not overlapping else overlapping} (a new face found there is not carried)")
         print(f"faces tinted in the profile shot: {sum(r['faces'] for r in tracked[20:82])}")
 
     rgb = [cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for f in frames]
