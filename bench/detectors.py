@@ -49,9 +49,9 @@ def short_range_tiles(width: int, height: int, min_face: float):
         overlap = 1.1 * smallest
         tile = float(int(max(target * ratio, tile / 3.0, 2.0 * overlap)))
         smallest = tile / ratio
-        for y0 in blazeface._starts(height, tile, overlap):
-            for x0 in blazeface._starts(width, tile, overlap):
-                looks.append((blazeface.SHORT_RANGE, (x0, y0, min(width, x0 + int(tile)), min(height, y0 + int(tile)))))
+        for y0, y1 in blazeface._spans(height, tile, overlap):
+            for x0, x1 in blazeface._spans(width, tile, overlap):
+                looks.append((blazeface.SHORT_RANGE, (x0, y0, x1, y1)))
     return looks
 
 

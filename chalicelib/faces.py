@@ -15,6 +15,7 @@ call holds ``_DLIB_LOCK`` and each interpreter its own lock; the landmark model 
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import threading
@@ -72,7 +73,10 @@ NEAR = 0.35               # the close look's face must have its eyes within NEAR
 # A face being followed (tracking) is kept while the close look still scores FOLLOW (a blurred or
 # half-lit face drifts down to 0.45 while still a face; dogs and things scored up to 0.59 as new faces).
 FOLLOW = 0.4
-FOLLOW_LOOK = 2.5         # one look at a followed face, in a picture FOLLOW_LOOK x its box wide
+FOLLOW_LOOK = 2.5         # one look at a followed face, in a picture FOLLOW_LOOK x its box wide,
+FOLLOW_SIDE = 64          # of FOLLOW_SIDE px: the face fills 25 px of it, as much as the model needs, and the
+                          # look costs a third of one at 128 px (faces there scored 0.87 and up; keypoints
+                          # within 2% of the box of those at 128 px: bench/detectors.py)
 # min_face is the smallest face width looked for; like dlib's HOG (down to about 0.9 x min_face), faces a
 # little smaller are kept: the box made from the keypoints is up to 20% narrower than dlib's on small faces
 SMALLEST = 0.7
@@ -176,7 +180,7 @@ def _load_detector(saved: str):
 
 def _blazeface(spec, model_path: str):
     """The BlazeFace model of ``spec`` from the landmark model's folder, loaded once."""
-    key = ("blazeface", spec.file, model_path)
+    key = ("blazeface", spec, model_path)
     entry = _cache.get(key)
     if entry is not None:
         return entry
@@ -387,17 +391,19 @@ class BlazeFaceDetector:
         return _distinct(regions)
 
     def near(self, rgb: np.ndarray, region: Region, min_face: int, model_path: str) -> Region | None:
-        return self._close_look(rgb, region, model_path, FOLLOW, (FOLLOW_LOOK,))
+        from .blazeface import SHORT_RANGE
+        return self._close_look(rgb, region, model_path, FOLLOW, (FOLLOW_LOOK,),
+                                dataclasses.replace(SHORT_RANGE, side=FOLLOW_SIDE))
 
     @staticmethod
     def _close_look(rgb: np.ndarray, region: Region, model_path: str, threshold: float,
-                    sizes: tuple[float, ...]) -> Region | None:
+                    sizes: tuple[float, ...], spec=None) -> Region | None:
         """The short-range model on the face alone, in pictures ``sizes`` x its box wide: the face's region
         from the keypoints of every look (averaged), or None unless every look sees it frontal, scoring
         ``threshold`` or more, with its eyes near where they were (not another face in the picture) and
         its mouth in the frame."""
         from .blazeface import SHORT_RANGE
-        model = _blazeface(SHORT_RANGE, model_path)
+        model = _blazeface(spec or SHORT_RANGE, model_path)
         cx, cy = region.centre
         eyes_x, eyes_y = _eyes(region)
         keypoints = []
