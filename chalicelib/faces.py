@@ -66,7 +66,10 @@ UPRIGHT_ROLL = 10.0
 # places the keypoints better, and both looks must score CONFIRM or more (on the shared photos every
 # face scored 0.71 and up in both, dogs 0.55 at most in one of them: bench/detectors.py).
 SURE = 0.75
-SURE_SIZE = 20            # the box's width in the model's picture, px (0.85 x its reach, blazeface.SHORT_REACH)
+# the box's width in the model's picture, px, from which a sure detection's keypoints are taken as they
+# are: the short-range model's 0.85 x its reach (blazeface.SHORT_REACH); the full-range model places them
+# worse on faces under 32 px (lips 6 px off on 37 px faces, bench/detectors.py)
+SURE_SIZE = {"face_detection_short_range.tflite": 20, "face_detection_full_range_sparse.tflite": 32}
 CLOSE_LOOKS = (2.0, 3.0)
 CONFIRM = 0.65
 NEAR = 0.35               # the close look's face must have its eyes within NEAR x the box of where they were
@@ -375,13 +378,15 @@ class BlazeFaceDetector:
         looks = blazeface.plan(width, height, min_face)
         for spec, area in looks:
             picture_scale = spec.side / max(area[2] - area[0], area[3] - area[1])   # frame px -> picture px
-            found += [(d, picture_scale) for d in _blazeface(spec, model_path).detect(rgb, area)]
-        if len(looks) > 1:                      # tiles: one detection per face, each gets a close look
-            found = [(d, 0.0) for d in blazeface.merge_detections([d for d, _ in found])]
+            sure_size = SURE_SIZE[spec.file]
+            found += [(d, picture_scale / sure_size) for d in _blazeface(spec, model_path).detect(rgb, area)]
+        if len(looks) > 1:   # overlapping looks: one detection per face, sized as in its best look
+            merged = blazeface.merge_detections([d for d, _ in found])
+            found = [(m, max(s for d, s in found if d.score == m.score)) for m in merged]
         regions = []
-        for detection, picture_scale in found:
+        for detection, sure_scale in found:
             region = region_from_keypoints(detection.keypoints)
-            if detection.score >= SURE and region.box[2] * picture_scale >= SURE_SIZE:
+            if detection.score >= SURE and region.box[2] * sure_scale >= 1.0:
                 region = region if frontal(detection.keypoints) else None
             else:
                 region = self._close_look(rgb, region_from_keypoints(detection.keypoints), model_path, CONFIRM,
