@@ -142,7 +142,8 @@ def main() -> None:
     print(f"\nserver time on frames with a face ({len(faced)} frames), ms:")
     print(f"  with state:    median {statistics.median(with_ms):6.1f}  mean {statistics.mean(with_ms):6.1f}")
     print(f"  without state: median {statistics.median(without_ms):6.1f}  mean {statistics.mean(without_ms):6.1f}")
-    print(f"  floor (decode + landmarks + encode, timed after each frame): median {fl:6.1f}  mean {statistics.mean(floor_ms):6.1f}")
+    print(f"  floor (decode + landmarks + tint + encode, timed after each frame): median {fl:6.1f}  "
+          f"mean {statistics.mean(floor_ms):6.1f}")
     print(f"  with state / floor: {statistics.median(with_ms) / fl:.2f}x (median), {statistics.mean(with_ms) / fl:.2f}x"
           f" (mean); without / with: {statistics.median(without_ms) / statistics.median(with_ms):.2f}x (median), "
           f"{statistics.mean(without_ms) / statistics.mean(with_ms):.2f}x (mean)")

@@ -386,11 +386,9 @@ class BlazeFaceDetector:
         regions = []
         for detection, sure_scale in found:
             region = region_from_keypoints(detection.keypoints)
-            if detection.score >= SURE and region.box[2] * sure_scale >= 1.0:
-                region = region if frontal(detection.keypoints) else None
-            else:
-                region = self._close_look(rgb, region_from_keypoints(detection.keypoints), model_path, CONFIRM,
-                                          CLOSE_LOOKS)
+            sure = detection.score >= SURE and region.box[2] * sure_scale >= 1.0 and frontal(detection.keypoints)
+            if not sure:
+                region = self._close_look(rgb, region, model_path, CONFIRM, CLOSE_LOOKS)
             if region is not None and region.box[2] >= SMALLEST * min_face:
                 regions.append(region)
         return _distinct(regions)
