@@ -186,13 +186,15 @@ function showFrame(picture, info) {
   canvas.dataset.boxes = info.boxes;
   canvas.dataset.answer = info.answer;
   canvas.dataset.patchBox = box ? `${box.x},${box.y},${box.w},${box.h}` : '';
-  lastSent = info.sentBlob;
+  lastSent = { frame: info.sentBlob, query: info.query, trackState: info.trackState };
   stats.frameShown(performance.now(), info);
 }
 
-let lastSent = null;
-// For tests and debugging: the frame that produced the tinted picture now shown.
-window.tintcamLastSentFrame = () => lastSent;
+let lastSent = { frame: null, query: '', trackState: null };
+// For tests and debugging: the frame that produced the tinted picture now shown, and the query and
+// X-Track-State it was sent with (sending them again gives the same answer).
+window.tintcamLastSentFrame = () => lastSent.frame;
+window.tintcamLastRequest = () => ({ query: lastSent.query, trackState: lastSent.trackState });
 
 function savePicture() {
   if (!state.shown) return;

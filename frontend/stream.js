@@ -148,7 +148,8 @@ export class FrameStreamer {
       if (answer === 'patch') params.set('answer', 'patch');
       const headers = { 'Content-Type': 'image/jpeg', Accept: ANSWER_TYPES[answer] };
       if (settings.apiKey) headers['x-api-key'] = settings.apiKey;
-      if (this.trackState) headers['X-Track-State'] = this.trackState;
+      const sentState = this.trackState;
+      if (sentState) headers['X-Track-State'] = sentState;
       const started = performance.now();
       const resp = await fetch(`${settings.apiUrl.replace(/\/+$/, '')}/v1/tint?${params}`, {
         method: 'POST', body: blob, headers, mode: 'cors', cache: 'no-store',
@@ -168,7 +169,7 @@ export class FrameStreamer {
         if (state !== null) this.trackState = state || null;
         this.counts.shown += 1;
         this.onFrame(picture, {
-          seq, rtt, sentBlob: blob, answer,
+          seq, rtt, sentBlob: blob, answer, query: params.toString(), trackState: sentState,
           server: parseFloat(resp.headers.get('X-Processing-Ms')),
           faces: parseInt(resp.headers.get('X-Faces') ?? 'NaN', 10),
           boxes: resp.headers.get('X-Face-Boxes') || '',
