@@ -61,12 +61,14 @@ def api_view(view):
 @app.middleware("http")
 def uniform_answers(request, get_response):
     """Every answer gets CORS headers for allowed site origins, and Chalice's own error answers (a body
-    type the route does not take, an unknown method) are given tintcam's error format."""
+    type the route does not take, an unknown method, an event Chalice cannot read) are given tintcam's error
+    format."""
+    headers = request.headers if request is not None else {}   # None: an event of a shape Chalice cannot read
     response = get_response(request)
     body = response.body
     if response.status_code >= 400 and isinstance(body, dict) and "Code" in body:
         if response.status_code == 415:
-            given = imaging.media_type(request.headers.get("content-type")) or "no Content-Type"
+            given = imaging.media_type(headers.get("content-type")) or "no Content-Type"
             response = error_response(UnsupportedMediaType(
                 f"Content-Type {given[:60]!r} is not accepted; send image/jpeg or image/png"))
         else:
@@ -75,7 +77,7 @@ def uniform_answers(request, get_response):
             response = json_response({"code": code, "message": str(body.get("Message", ""))[:300]},
                                      response.status_code, {k: v for k, v in response.headers.items()
                                                             if k.lower() == "allow"})
-    response.headers.update(cors.headers_for(request.headers.get("origin"), get_settings()))
+    response.headers.update(cors.headers_for(headers.get("origin"), get_settings()))
     return response
 
 

@@ -288,3 +288,14 @@ def test_metering_records_the_bytes_each_answer_sent(client):
     assert middle["bytes_out"] - before["bytes_out"] == len(patch.body)
     assert after["bytes_out"] - middle["bytes_out"] == len(full.body)
     assert middle["bytes_in"] - before["bytes_in"] == len(data)
+
+
+def test_an_event_chalice_cannot_read_gets_a_json_error_not_a_crash():
+    """An HTTP API payload 2.0 event (a front door set up wrong) is answered in tintcam's error format."""
+    import app
+    event = {"version": "2.0", "routeKey": "GET /health", "rawPath": "/health", "rawQueryString": "",
+             "headers": {"origin": "http://localhost:8080"},
+             "requestContext": {"http": {"method": "GET", "path": "/health"}, "stage": "$default"}}
+    answer = app.app(event, None)
+    assert answer["statusCode"] == 500
+    assert json.loads(answer["body"]) == {"code": "internal_error", "message": "Unknown request."}
