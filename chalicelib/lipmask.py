@@ -1,7 +1,8 @@
 """The lip mask: where one face's lips really are, as a soft weight over their bounding box.
 
 The 68-point model gives twelve points around the lips and eight around the mouth's opening; their
-polygon cuts corners and misses the lips' curve. The mask is built in four named steps:
+polygon cuts corners and misses the lips' curve. Those points, or another landmark model's, come in as a
+``LipContour`` (four chains between the mouth's corners). The mask is built in four named steps:
 
 1. ``outlines``: smooth closed curves through those points (centripetal Catmull-Rom: no cusps, no
    overshoot; sharp only at the mouth's corners), sampled about every pixel;
@@ -26,11 +27,9 @@ from PIL import Image, ImageDraw
 
 from .colour import rgb_to_lab
 
-OUTER = slice(48, 60)
-INNER = slice(60, 68)
 SUPERSAMPLE = 4          # the fill's sub-pixel grid (4 x 4 samples a pixel)
 REACH = 0.04             # how far the colour may move the outline, in mouth widths (3.6 px on a 90 px mouth)
-SPACING = 20.0           # outline points between two landmarks: one per SPACING px of mouth width
+SPACING = 20.0           # outline points between two of the 68 points: one per SPACING px of mouth width
 LIP_SIDE = 0.45          # the lip edge: where the colour is this far from the skin's toward the lips'
 LIPNESS_FROM = 0.15      # the soft edge fades from the edge's colour (LIP_SIDE) to nothing at this colour score
 SOFT_EDGE_PX = 2         # how far outward the soft edge may reach
@@ -61,24 +60,50 @@ class LipMask:
     opening: np.ndarray | None
 
 
-def _chains() -> tuple[np.ndarray, np.ndarray]:
-    """Index tables of the outline's segments (four control points each, as 2 * P[i] - P[j]: a point when
-    i == j, a point reflected about P[i] at a chain's end): the upper lip 48..54 and the lower lip 54..48
-    (chains meeting at the mouth's corners, so the corners stay sharp), then the opening's 60..64 and
-    64..60."""
-    i_rows, j_rows = [], []
-    for chain in ([48, 49, 50, 51, 52, 53, 54], [54, 55, 56, 57, 58, 59, 48],
-                  [60, 61, 62, 63, 64], [64, 65, 66, 67, 60]):
-        i = [chain[0]] + chain + [chain[-1]]
-        j = [chain[1]] + chain + [chain[-2]]
-        for k in range(len(chain) - 1):
-            i_rows.append(i[k:k + 4])
-            j_rows.append(j[k:k + 4])
-    return np.array(i_rows), np.array(j_rows)
+@dataclass(frozen=True)
+class LipContour:
+    """The lips' landmarks (frame pixels) as four chains between the mouth's corners: the upper lip's
+    outer edge from the image's left corner to its right, the lower lip's outer edge back, then the
+    mouth's opening the same way (its top left to right, its bottom back; the two opening chains have as
+    many points). The 68-point model gives 7, 7, 5 and 5 points (``of_68``); another landmark model may
+    give more."""
+    upper: np.ndarray
+    lower: np.ndarray
+    opening_top: np.ndarray
+    opening_bottom: np.ndarray
+
+    @classmethod
+    def of_68(cls, points: np.ndarray) -> "LipContour":
+        p = points.astype(np.float64)
+        return cls(p[_UPPER_68], p[_LOWER_68], p[_TOP_68], p[_BOTTOM_68])
+
+    @property
+    def outer(self) -> np.ndarray:
+        return np.concatenate([self.upper, self.lower])
+
+    @property
+    def mouth_width(self) -> float:
+        return float(np.hypot(*(self.upper[-1] - self.upper[0])))
+
+    def opening_height(self) -> float:
+        """The opening's mean height over its middle three points."""
+        top, bottom = self.opening_top, self.opening_bottom[::-1]
+        middle = slice(len(top) // 2 - 1, len(top) // 2 + 2)
+        return float(np.hypot(*(top[middle] - bottom[middle]).T).mean())
 
 
-_I, _J = _chains()
-_OUTER_SEGMENTS = 12
+# the 68-point scheme's lips (iBUG 300-W): outer 48..59, opening 60..67, corners 48 and 54 (60 and 64)
+_UPPER_68, _LOWER_68 = [48, 49, 50, 51, 52, 53, 54], [54, 55, 56, 57, 58, 59, 48]
+_TOP_68, _BOTTOM_68 = [60, 61, 62, 63, 64], [64, 65, 66, 67, 60]
+_OUTER_SEGMENTS_68 = 12
+
+
+def _quads(chain: np.ndarray) -> np.ndarray:
+    """A chain's Catmull-Rom segments (len - 1, 4, 2): each landmark with its neighbours, the chain's ends
+    reflected about its first and last point (so the mouth's corners stay sharp)."""
+    ext = np.concatenate([2 * chain[:1] - chain[1:2], chain, 2 * chain[-1:] - chain[-2:-1]])
+    n = len(chain) - 1
+    return np.stack([ext[0:n], ext[1:n + 1], ext[2:n + 2], ext[3:n + 3]], axis=1)
 
 
 def catmull_rom(quads: np.ndarray, samples: int) -> np.ndarray:
@@ -100,16 +125,21 @@ def catmull_rom(quads: np.ndarray, samples: int) -> np.ndarray:
     return (((t2 - t) * b1 + (t - t1) * b2) / d12).reshape(-1, 2)
 
 
-def outline_samples(mouth_width: float) -> int:
-    """Points on the outline between two landmarks: about one per SPACING px of mouth width."""
-    return min(max(int(np.ceil(mouth_width / SPACING)), 3), 16)
+def outline_samples(mouth_width: float, segments: int = _OUTER_SEGMENTS_68) -> int:
+    """Points on the outline between two landmarks: about one per SPACING px of mouth width between two of
+    the 68 points, as many in all when the lips have ``segments`` stretches between landmarks."""
+    per_68 = min(max(int(np.ceil(mouth_width / SPACING)), 3), 16)
+    return max(2, round(per_68 * _OUTER_SEGMENTS_68 / segments))
 
 
-def outlines(points: np.ndarray, samples: int) -> tuple[np.ndarray, np.ndarray]:
+def outlines(contour: LipContour, samples: int) -> tuple[np.ndarray, np.ndarray]:
     """The lips' outer outline and the mouth's opening as closed smooth curves (frame coordinates),
-    ``samples`` points for each stretch between two landmarks."""
-    curve = catmull_rom(2 * points[_I] - points[_J], samples)
-    return curve[:_OUTER_SEGMENTS * samples], curve[_OUTER_SEGMENTS * samples:]
+    ``samples`` points for each stretch between two landmarks; the outline starts at the upper lip's
+    first corner and reaches the other corner at ``samples * (len(contour.upper) - 1)``."""
+    chains = (contour.upper, contour.lower, contour.opening_top, contour.opening_bottom)
+    curve = catmull_rom(np.concatenate([_quads(c) for c in chains]), samples)
+    outer = samples * (len(contour.upper) + len(contour.lower) - 2)
+    return curve[:outer], curve[outer:]
 
 
 def _normals(curve: np.ndarray) -> np.ndarray:
@@ -305,34 +335,35 @@ def box_mean(image: np.ndarray, radius: int = 1) -> np.ndarray:
     return out * np.float32(1 / (size * size))
 
 
-def _mouth_open(points: np.ndarray, mouth_width: float) -> bool:
-    gap = np.linalg.norm(points[[61, 62, 63]] - points[[67, 66, 65]], axis=1).mean()
-    return gap > OPEN_MOUTH * mouth_width
-
-
-def find(rgb: np.ndarray, points: np.ndarray) -> LipMask | None:
+def find(rgb: np.ndarray, points: np.ndarray, contour: LipContour | None = None,
+         snap_edges: bool = True) -> LipMask | None:
     """The lip mask of the face with these 68 ``points`` in the frame ``rgb``; None when the lips fall
-    outside the frame or have no area."""
+    outside the frame or have no area. ``contour``: the lips from another landmark model (default: the
+    68 points'); ``snap_edges=False`` keeps its curves where they are (the colour still shapes the soft
+    edge and a closed mouth's gap)."""
     height, width = rgb.shape[:2]
-    mouth_width = float(np.linalg.norm(points[54] - points[48]))
-    outer = points[OUTER]
+    contour = LipContour.of_68(points) if contour is None else contour
+    mouth_width = contour.mouth_width
+    outer = contour.outer
     reach = max(REACH * mouth_width, 1.0)
     pad = int(np.ceil(3 * reach)) + 2
     x0 = max(0, int(np.floor(outer[:, 0].min())) - pad)
     y0 = max(0, int(np.floor(outer[:, 1].min())) - pad)
     x1 = min(width, int(np.ceil(outer[:, 0].max())) + pad + 1)
     y1 = min(height, int(np.ceil(outer[:, 1].max())) + pad + 1)
-    if x1 - x0 < 2 or y1 - y0 < 2 or not np.isfinite(points).all():
+    if x1 - x0 < 2 or y1 - y0 < 2 or not np.isfinite(outer).all():
         return None
     origin = np.array([x0, y0], np.float64)
     lab = rgb_to_lab(rgb[y0:y1, x0:x1])
-    lips, opening = outlines(points.astype(np.float64), outline_samples(mouth_width))
+    samples = outline_samples(mouth_width, len(contour.upper) + len(contour.lower) - 2)
+    lips, opening = outlines(contour, samples)
     lips -= origin
     inner = opening - origin
-    opening = inner if _mouth_open(points, mouth_width) else None
+    opening = inner if contour.opening_height() > OPEN_MOUTH * mouth_width else None
     lipness, lips_lightness = None, None
     if mouth_width >= MIN_MOUTH_PX:
-        lips, opening, lipness, lips_lightness = _snapped(lab, lips, inner, opening, reach)
+        corner = samples * (len(contour.upper) - 1)
+        lips, opening, lipness, lips_lightness = _snapped(lab, lips, inner, opening, reach, corner, snap_edges)
     weight = soft_edge(fill(lips, lab.shape[:2]), lipness)
     if opening is not None:
         weight *= 1 - fill(opening, lab.shape[:2])
@@ -362,14 +393,17 @@ _SKIN_SAMPLES = np.array([0.4, 0.93, 1.47, 2.0])
 _MOUTH_SAMPLES = np.array([-1.5, -1.0, -0.5])
 
 
-def _snapped(lab: np.ndarray, lips: np.ndarray, inner: np.ndarray, opening: np.ndarray | None, reach: float):
+def _snapped(lab: np.ndarray, lips: np.ndarray, inner: np.ndarray, opening: np.ndarray | None, reach: float,
+             corner: int, snap_edges: bool = True):
     """snap the outline to the lips' colour edge against the skin, and the opening against the mouth.
-    ``inner``: the opening's curve even when the mouth is closed (the lips' middle lies between the two)."""
+    ``inner``: the opening's curve even when the mouth is closed (the lips' middle lies between the two);
+    ``corner``: where the outline reaches the mouth's other corner. Without ``snap_edges`` only the colour
+    model is made."""
     normal = _normals(lips)
     outside = lips[:, None, :] + (reach * _SKIN_SAMPLES)[None, :, None] * normal[:, None, :]
     near_edge = _nearest(lab, lips[:, None, :] + (reach * _LIP_SAMPLES)[None, :, None] * normal[:, None, :])
     skin_samples = _nearest(lab, outside).reshape(-1, 3)
-    middle = _nearest(lab, _middle_of_lips(lips, inner)).reshape(-1, 3)
+    middle = _nearest(lab, _middle_of_lips(lips, inner, corner)).reshape(-1, 3)
     skin = skin_model(middle, skin_samples)
     if skin is not None:
         # refit with the samples near the edge that are the lips' colour, without the outside samples
@@ -383,9 +417,10 @@ def _snapped(lab: np.ndarray, lips: np.ndarray, inner: np.ndarray, opening: np.n
     if skin is not None:
         score = skin.score(lab)
         evidence = np.clip((score - LIP_SIDE) * (2 * EVIDENCE), -EVIDENCE, EVIDENCE)
-        lips = snap(lips, normal, lambda xy: _bilinear(evidence, xy), reach, lips_inside=True)
+        if snap_edges:
+            lips = snap(lips, normal, lambda xy: _bilinear(evidence, xy), reach, lips_inside=True)
         lipness = np.clip((score - LIPNESS_FROM) / (LIP_SIDE - LIPNESS_FROM), 0.0, 1.0)
-    if opening is not None:
+    if opening is not None and snap_edges:
         normal = _normals(opening)
         cavity = opening[:, None, :] + (reach * _MOUTH_SAMPLES)[None, :, None] * normal[:, None, :]
         mouth = mouth_model(lip_samples, _nearest(lab, cavity).reshape(-1, 3))
@@ -395,10 +430,10 @@ def _snapped(lab: np.ndarray, lips: np.ndarray, inner: np.ndarray, opening: np.n
     return lips, opening, lipness, float(middle[:, 0].mean())
 
 
-def _middle_of_lips(lips: np.ndarray, inner: np.ndarray) -> np.ndarray:
-    """Points across the middle of the lips: between each outline point (away from the mouth's corners)
-    and the nearest point of the opening."""
-    corners = lips[[0, _OUTER_SEGMENTS // 2 * (len(lips) // _OUTER_SEGMENTS)]]
+def _middle_of_lips(lips: np.ndarray, inner: np.ndarray, corner: int) -> np.ndarray:
+    """Points across the middle of the lips: between each outline point (away from the mouth's corners,
+    0 and ``corner``) and the nearest point of the opening."""
+    corners = lips[[0, corner]]
     span = np.hypot(*(corners[1] - corners[0])) or 1.0
     away = np.hypot(*(lips[:, None, :] - corners[None]).transpose(2, 0, 1)).min(axis=1) > 0.2 * span
     outer = lips[away]

@@ -75,13 +75,13 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 
 def spline_only(points: np.ndarray, shape) -> np.ndarray:
     """The smooth outline filled without the colour (what the mask would be without snapping)."""
-    lips, _ = lipmask.outlines(points.astype(np.float64), lipmask.outline_samples(2 * HALF))
+    lips, _ = lipmask.outlines(lipmask.LipContour.of_68(points), lipmask.outline_samples(2 * HALF))
     return lipmask.fill(lips, shape[:2]) >= 0.5
 
 
 def test_outline_is_smooth_and_passes_through_the_points():
     points = landmarks(opening=8)
-    lips, opening = lipmask.outlines(points.astype(np.float64), 8)
+    lips, opening = lipmask.outlines(lipmask.LipContour.of_68(points), 8)
     for curve, ids in ((lips, range(48, 60)), (opening, range(60, 68))):
         assert np.allclose(curve[::8], points[list(ids)], atol=1e-4)       # through every landmark, in order
         steps = np.diff(np.vstack([curve, curve[:1]]), axis=0)
@@ -132,7 +132,7 @@ def test_moustache_is_not_painted_even_when_the_points_reach_into_it():
 def test_teeth_stay_untouched_in_an_open_mouth():
     rgb, truth, teeth, _ = synthetic(teeth=12)
     points = landmarks(opening=7)             # the points' opening is smaller than the teeth seen
-    lips, opening = lipmask.outlines(points.astype(np.float64), 8)
+    lips, opening = lipmask.outlines(lipmask.LipContour.of_68(points), 8)
     unsnapped = (lipmask.fill(lips, rgb.shape[:2]) - lipmask.fill(opening, rgb.shape[:2])) >= 0.5
     assert unsnapped[teeth].mean() > 0.2                # the points alone would tint teeth
     weight = frame_weight(lipmask.find(rgb, points), rgb.shape)
@@ -163,6 +163,55 @@ def test_without_colour_to_go_by_the_mask_is_the_smooth_outline():
     found = lipmask.find(flat, landmarks())
     assert found is not None
     assert np.array_equal(found.weight >= 0.5, (spline_only(landmarks(), flat.shape))[found.rows, found.cols])
+
+
+def finer_contour(grow: float = 0.0, opening: float = 0.0, n: int = 11) -> lipmask.LipContour:
+    """The synthetic lips as another landmark model would give them: ``n`` points a chain on their edge
+    (moved ``grow`` px outward), an opening ``opening`` px tall."""
+    t = np.linspace(-1.0, 1.0, n)
+    inner = np.linspace(-0.85, 0.85, n)
+    gap = opening / 2 * (1 - (inner / 0.85) ** 2)
+    return lipmask.LipContour(
+        upper=np.stack([CX + t * HALF, top(t) - grow * (1 - t ** 2)], axis=1),
+        lower=np.stack([CX + t[::-1] * HALF, bottom(t[::-1]) + grow * (1 - t ** 2)], axis=1),
+        opening_top=np.stack([CX + inner * HALF, CY - gap], axis=1),
+        opening_bottom=np.stack([CX + inner[::-1] * HALF, CY + gap[::-1]], axis=1))
+
+
+def test_the_68_points_are_the_default_contour():
+    rgb, _, _, _ = synthetic(teeth=10)
+    points = landmarks(grow=1.5, opening=6)
+    default, given = lipmask.find(rgb, points), lipmask.find(rgb, points, lipmask.LipContour.of_68(points))
+    assert np.array_equal(default.weight, given.weight) and np.array_equal(default.outline, given.outline)
+    contour = lipmask.LipContour.of_68(points)
+    assert contour.mouth_width == 2 * HALF and contour.opening_height() == pytest.approx(6 * (1 - 0.4 ** 2 * 2 / 3))
+
+
+def test_another_models_contour_with_more_points():
+    rgb, truth, teeth, _ = synthetic(teeth=12)
+    points = landmarks(opening=7)                          # (the 68 points: only the tint's gloss uses them)
+    found = lipmask.find(rgb, points, finer_contour(opening=7))    # its opening smaller than the teeth seen
+    weight = frame_weight(found, rgb.shape)
+    assert found.opening is not None and iou(weight >= 0.5, truth) > 0.9
+    assert weight[teeth].mean() < 0.05
+    closed = lipmask.find(synthetic()[0], points, finer_contour())
+    assert closed.opening is None
+
+
+def test_a_contour_kept_where_it_is_keeps_the_soft_edge():
+    rgb, truth, _, _ = synthetic()
+    contour = finer_contour(grow=2.0)                      # 2 px outward: snapping would pull it in
+    snapped = frame_weight(lipmask.find(rgb, landmarks(), contour), rgb.shape)
+    kept = lipmask.find(rgb, landmarks(), contour, snap_edges=False)
+    assert np.allclose(kept.outline[::2], np.concatenate([contour.upper[:-1], contour.lower[:-1]]))
+    weight = frame_weight(kept, rgb.shape)
+    assert (weight >= 0.5).sum() > (snapped >= 0.5).sum() + 50    # not pulled in to the colour edge
+    assert iou(snapped >= 0.5, truth) > iou(weight >= 0.5, truth)
+    assert ((weight > 0.02) & (weight < 0.98)).sum() > 100      # a soft edge all round
+    near = truth.copy()
+    for _ in range(3):
+        near |= np.roll(near, 1, 0) | np.roll(near, -1, 0) | np.roll(near, 1, 1) | np.roll(near, -1, 1)
+    assert weight[~near].max() == 0                        # that never spreads onto the skin beyond
 
 
 def labelled():
