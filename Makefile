@@ -38,8 +38,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt client/pyproject.toml
 	touch $@
 
 # The model files that load fast (dlib's landmark model as arrays, the saved detector): made once, about
-# 20 s, next to the installed model; and MediaPipe's BlazeFace models, extracted from the mediapipe wheel
-# (sha256 checked). A no-op when they are current.
+# 20 s, next to the installed model; and MediaPipe's BlazeFace models (and the face mesh models that
+# bench/realism.py --mesh compares), extracted from the mediapipe wheel (sha256 checked). A no-op when
+# they are current.
 models: install
 	@$(PY) -m chalicelib.faces >/dev/null
 	@$(PY) layers/models.py >/dev/null

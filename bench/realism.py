@@ -14,7 +14,11 @@ Prints, each figure beside today's (the 12-point polygon mask feathered inward a
 - the mask edge's frame-to-frame movement on steady frames of the clip's close-up;
 - the tint step's time per face, faces scaled to 200 px wide.
 
-    .venv/bin/python bench/realism.py [--repeat N]
+With ``--mesh``, instead: lip masks from MediaPipe's face mesh (bench/facemesh.py; the service does not run
+it) beside today's, each variant's mask figures per face, the edge's frame-to-frame movement, the cost
+per face, and how the best variant's figures move with the face mesh's square.
+
+    .venv/bin/python bench/realism.py [--repeat N] [--mesh]
 """
 from __future__ import annotations
 
@@ -235,9 +239,9 @@ def steady_pairs(frames):
     return pairs
 
 
-def edge_jitter(pairs, tint) -> float:
-    """Mean frame-to-frame movement of the mask's edge over steady pairs, in % of the face width:
-    the area between the two masks (sum of |difference|) over the edge's length (perimeter)."""
+def edge_moves(pairs, tint) -> list[float]:
+    """The mask edge's frame-to-frame movement on each steady pair, in % of the face width: the area
+    between the two masks (sum of |difference|) over the edge's length (perimeter)."""
     moves = []
     for rgb_a, pts_a, rgb_b, pts_b, width in pairs:
         (ra,) = tint(rgb_a.copy(), [pts_a], (176, 48, 63), 1.0)
@@ -247,7 +251,12 @@ def edge_jitter(pairs, tint) -> float:
         perimeter = max(float(cv2.arcLength(max(cv2.findContours(hard, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)[0],
                                                     key=cv2.contourArea), True)), 1.0)
         moves.append(float(np.abs(a - b).sum()) / perimeter / width * 100)
-    return float(np.mean(moves))
+    return moves
+
+
+def edge_jitter(pairs, tint) -> float:
+    """Mean frame-to-frame movement of the mask's edge over steady pairs, in % of the face width."""
+    return float(np.mean(edge_moves(pairs, tint)))
 
 
 def highlight_flicker(pairs, finish) -> float:
@@ -295,13 +304,111 @@ def time_per_face(inputs, tint, repeat: int, **look) -> tuple[float, float, floa
     return statistics.median(cpu), statistics.median(best), statistics.median(wall)
 
 
+# ---------------------------------------------------------------- lip contours from the face mesh
+# (name, face mesh model, passes, snapped to the colour edge, averaged with today's mask)
+MESH_VARIANTS = [
+    ("today: the 68 points' lips snapped to the colour edge", None, 0, True, False),
+    ("mesh (468 points), snapped, 1 pass", "plain", 1, True, False),
+    ("attention lips as placed + soft edge, 1 pass", "attention", 1, False, False),
+    ("attention lips as placed + soft edge, 2 passes", "attention", 2, False, False),
+    ("attention lips, snapped, 2 passes", "attention", 2, True, False),
+    ("mean of today's and attention's as placed, 1 pass", "attention", 1, False, True),
+    ("mean of today's and attention's as placed, 2 passes", "attention", 2, False, True),
+]
+
+
+def full_weight(rgb: np.ndarray, found: lipmask.LipMask | None) -> np.ndarray:
+    out = np.zeros(rgb.shape[:2], np.float32)
+    if found is not None:
+        out[found.rows, found.cols] = found.weight
+    return out
+
+
+def mesh_masks(folder: pathlib.Path):
+    """(name, mask(rgb, points) -> full-frame weight) for each of MESH_VARIANTS: the face mesh's lips through
+    lipmask's curves, soft edge and (or not) colour snapping."""
+    from bench import facemesh
+    models = {"plain": facemesh.FaceMesh(folder, attention=False), "attention": facemesh.FaceMesh(folder)}
+
+    def mask_of(model, passes, snap, with_today):
+        def mask(rgb, points):
+            if model is None:
+                return full_weight(rgb, lipmask.find(rgb, points))
+            contour, _ = models[model].lips(rgb, points, passes)
+            weight = full_weight(rgb, lipmask.find(rgb, points, contour, snap_edges=snap))
+            return (weight + full_weight(rgb, lipmask.find(rgb, points))) / 2 if with_today else weight
+        return mask
+    return [(name, mask_of(*how)) for name, *how in MESH_VARIANTS], models["attention"]
+
+
+def as_tint(mask):
+    """A mask function as ``mask_figures``' and ``edge_jitter``'s tint (only the mask is used)."""
+    def tint(rgb, faces_points, color, intensity):
+        regions = []
+        for points in faces_points:
+            weight = mask(rgb, points)
+            ys, xs = np.nonzero(weight)
+            if not len(ys):
+                continue
+            rows, cols = slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1)
+            regions.append(lipstick.TintedRegion(mask=weight[rows, cols], rows=rows, cols=cols))
+        return regions
+    return tint
+
+
+def mesh_comparison(labelled, repeat: int) -> None:
+    folder = pathlib.Path(MODEL).parent
+    variants, attention = mesh_masks(folder)
+    print(f"lip masks from MediaPipe's face mesh beside today's ({len(labelled)} labelled faces; a pass is one run of "
+          f"the model, the second on MediaPipe's own square from the first's mesh):")
+    figures = [mask_figures(labelled, as_tint(mask)) for _, mask in variants]
+    pairs = steady_pairs(clip_frames())
+    inputs = faces_at_200(labelled)
+    print(f"  {'variant':53} {'IoU mean':>8} {'worst':>6} {'outside':>8} {'tinted':>7} {'jitter mean / median':>21} "
+          f"{'ms/face':>8}")
+    for (name, mask), rows in zip(variants, figures):
+        iou = [r[0] for r in rows]
+        moves = edge_moves(pairs, as_tint(mask))
+        ms = time_per_face(inputs, lambda rgb, pts, color, intensity: mask(rgb, pts[0]), repeat)[0]
+        print(f"  {name:53} {np.mean(iou):8.3f} {min(iou):6.3f} {100 * np.mean([r[1] for r in rows]):7.2f}% "
+              f"{100 * (1 - np.mean([r[2] for r in rows])):6.1f}% {np.mean(moves):9.3f}% / {np.median(moves):.3f}% "
+              f"{ms:8.2f}")
+    print("  (outside: the tint's weight outside the labelled lips dilated by 2% of the face; tinted: labelled lip "
+          f"pixels at weight >= 0.5; jitter: the mask edge's movement between {len(pairs)} steady close-up frames, "
+          "% of the face width; ms: median CPU per 200 px face, model runs and mask)")
+    print("\n  per face IoU, the variants above in order:")
+    for k, (name, *_rest) in enumerate(labelled):
+        print(f"  {name:12} " + "  ".join(f"{rows[k][0]:.3f}" for rows in figures))
+    # how the best variant moves with the first square the face mesh is given (the model's own noise)
+    from bench import facemesh
+    rng = np.random.default_rng(0)
+
+    def moved(rgb, points):
+        square = facemesh.roi_from_68(points)
+        side = square.side * float(np.exp(rng.normal(0, 0.08)))
+        centre = (square.centre[0] + rng.normal(0, 0.04) * side, square.centre[1] + rng.normal(0, 0.04) * side)
+        contour, _ = attention.lips(rgb, points, 2, first=facemesh.Square(centre, side, square.angle))
+        theirs = lipmask.find(rgb, points, contour, snap_edges=False)
+        return (full_weight(rgb, lipmask.find(rgb, points)) + full_weight(rgb, theirs)) / 2
+    draws = [mask_figures(labelled, as_tint(moved)) for _ in range(5)]
+    means, worsts = [np.mean([r[0] for r in d]) for d in draws], [min(r[0] for r in d) for d in draws]
+    tinted = [100 * (1 - np.mean([r[2] for r in d])) for d in draws]
+    print(f"\n  the last variant with its first square moved (centre +-4%, side +-8%, 5 draws): IoU mean "
+          f"{min(means):.3f}-{max(means):.3f}, worst {min(worsts):.3f}-{max(worsts):.3f}, tinted "
+          f"{min(tinted):.1f}-{max(tinted):.1f}%")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=30, help="timed runs per face")
+    parser.add_argument("--mesh", action="store_true", help="compare lip masks from MediaPipe's face mesh instead")
     args = parser.parse_args()
     if not (DATA / "lips").is_dir():
         sys.exit(f"the labelled lips are not at {DATA / 'lips'} (see ../shared/data/README.md)")
     labelled = labelled_faces()
+    if args.mesh:
+        mesh_comparison(labelled, args.repeat)
+        return
     frames = clip_frames()
     photos, close_up = photo_faces(labelled), close_up_faces(frames)
     print(f"tintcam realism benchmark: {len(labelled)} labelled faces, {len(photos)} photo faces >= 140 px, "
