@@ -10,6 +10,8 @@ with ratios measured in the same run; then how detection cost scales with min_fa
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import pathlib
 import resource
@@ -28,6 +30,18 @@ DATA = pathlib.Path(os.environ.get("TINTCAM_TEST_DATA", ROOT.parent / "shared" /
 
 from chalicelib import faces, imaging, lipstick, options  # noqa: E402
 from chalicelib import settings as settings_module  # noqa: E402
+
+
+class _Discard(io.TextIOBase):
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+def post_quietly(client, path: str, **kwargs):
+    """``client.http.post`` through the Chalice test client, without the meter's log line: the app writes one
+    JSON line per frame to standard output (CloudWatch Logs on Lambda), which would bury the figures here."""
+    with contextlib.redirect_stdout(_Discard()):
+        return client.http.post(path, **kwargs)
 
 
 # ---------------------------------------------------------------- frames
@@ -107,8 +121,8 @@ def make_api_call():
     headers = {"Content-Type": "image/jpeg", "Accept": "image/jpeg", "x-api-key": key}
 
     def call(jpeg: bytes, query: str = "", state: str | None = None) -> tuple[bytes, float, int]:
-        resp = client.http.post("/v1/tint" + query, body=jpeg,
-                                headers={**headers, "X-Track-State": state} if state else headers)
+        resp = post_quietly(client, "/v1/tint" + query, body=jpeg,
+                            headers={**headers, "X-Track-State": state} if state else headers)
         assert resp.status_code == 200, resp.body
         call.state = resp.headers.get("X-Track-State")
         call.boxes = [tuple(map(int, b.split(","))) for b in resp.headers["X-Face-Boxes"].split(";") if b]

@@ -23,7 +23,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ["TINTCAM_DB"] = os.path.join(tempfile.mkdtemp(prefix="tintcam-track-"), "meter.sqlite3")
 
-from bench.frame_api import DATA, floor, read_video, to_jpeg  # noqa: E402
+from bench.frame_api import DATA, floor, post_quietly, read_video, to_jpeg  # noqa: E402
 
 SHOTS = [("wide stage shot", 0, 20), ("profile (no frontal face)", 20, 82), ("close-up", 82, 211),
          ("audience", 211, 275)]
@@ -36,7 +36,7 @@ def run_clip(client, headers, jpegs, min_face, with_state):
         h = dict(headers)
         if with_state and state:
             h["X-Track-State"] = state
-        resp = client.http.post(f"/v1/tint?min_face={min_face}", body=jpeg, headers=h)
+        resp = post_quietly(client, f"/v1/tint?min_face={min_face}", body=jpeg, headers=h)
         assert resp.status_code == 200, resp.body
         state = resp.headers.get("X-Track-State")
         out.append({"faces": int(resp.headers["X-Faces"]), "ms": float(resp.headers["X-Processing-Ms"]),
@@ -127,7 +127,7 @@ def main() -> None:
             state = None
             for i in range(a, b):
                 h = dict(headers, **({"X-Track-State": state} if state else {}))
-                resp = client.http.post(f"/v1/tint?min_face={args.min_face}", body=jpegs[i], headers=h)
+                resp = post_quietly(client, f"/v1/tint?min_face={args.min_face}", body=jpegs[i], headers=h)
                 state = resp.headers.get("X-Track-State")
                 if i in per_frame:
                     boxes = [tuple(map(int, x.split(","))) for x in resp.headers["X-Face-Boxes"].split(";") if x]
