@@ -401,24 +401,47 @@ def test_an_insecure_origin_says_at_once_why_the_camera_cannot_work(playwright, 
         browser.close()
 
 
-def test_make_start_prints_the_key_the_readmes_first_curl_example_sends(stack, tmp_path):
-    """A newcomer's first request: `make start` prints the development key, and the README's first curl
-    example (run as written, against this stack, with a real photo) sends it and gets a tinted JPEG."""
+def test_make_start_prints_the_key_the_readmes_first_call_sends(stack, tmp_path):
+    """A newcomer's first request: `make start` prints the development key, and the README's first call,
+    the curl example and the Python client example, run as written (only the port changed to this stack's,
+    in a folder holding the two files they read), send it with the README's camera frame and get it back
+    tinted."""
     _, api_url, lines = stack
     key = json.loads((ROOT / "frontend" / "config.json").read_text())["apiKey"]
     printed = [line for line in lines if line.startswith("API key")]
     assert printed and printed[0].split()[-1] == key
     assert not any("STATE_SECRET" in line or "secret" in line.lower() for line in lines)
+    readme = (ROOT / "README.md").read_text()
+    frame = ROOT / "docs" / "img" / "camera-frame.jpg"
+    sent = decode(frame.read_bytes())
+
+    def run(command: list[str], box_of) -> str:
+        # the examples write tinted.jpg where they run: a copy of the files they read, in a scratch folder
+        for name in ("frontend/config.json", "docs/img/camera-frame.jpg"):
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(ROOT / name, tmp_path / name)
+        (tmp_path / "tinted.jpg").unlink(missing_ok=True)
+        out = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        tinted = decode((tmp_path / "tinted.jpg").read_bytes())
+        assert tinted.shape == sent.shape
+        # the lips changed (more than the re-encoding could), and nothing outside the one face's box
+        x, y, w, h = box_of(out.stdout)
+        changed = np.argwhere(np.abs(tinted.astype(int) - sent).max(axis=2) > 15)
+        assert len(changed) >= 100, len(changed)
+        assert (changed.min(axis=0) >= (y, x)).all() and (changed.max(axis=0) < (y + h, x + w)).all()
+        return out.stdout
+
+    python = next(block for block in re.findall(r"```python\n(.*?)```", readme, re.S) if "Client(" in block)
+    printed = r"1 \[\((\d+), (\d+), (\d+), (\d+)\)\] [\d.]+ \d+$"   # faces, boxes, server ms, quota left
+    run([str(ROOT / ".venv" / "bin" / "python"), "-c", python.replace("http://localhost:8000", api_url)],
+        lambda stdout: [int(v) for v in re.match(printed, stdout.strip()).groups()])
+
     if not shutil.which("curl"):
         pytest.skip("curl is not installed")
-    readme = (ROOT / "README.md").read_text()
     example = next(block for block in re.findall(r"```sh\n(.*?)```", readme, re.S) if "curl " in block)
-    assert "x-api-key: $KEY" in example
-    photo = need_data() / "Tom_Cruise_avp_2014_4.jpg"
-    script = (example.replace("http://localhost:8000", api_url).replace("@selfie.jpg", f"@{photo}")
-              .replace("-o tinted.jpg", f"-o {tmp_path / 'tinted.jpg'}"))
-    out = subprocess.run(["bash", "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("HTTP/1.") and " 200 " in out.stdout.splitlines()[0], out.stdout[:500]
-    assert "X-Faces: 1" in out.stdout
-    assert decode((tmp_path / "tinted.jpg").read_bytes()).shape == decode(photo.read_bytes()).shape
+    assert "x-api-key: $KEY" in example and "@docs/img/camera-frame.jpg" in example
+    headers = run(["bash", "-c", example.replace("http://localhost:8000", api_url)],
+                  lambda stdout: [int(v) for v in re.search(r"X-Face-Boxes: ([\d,]+)", stdout)[1].split(",")])
+    assert headers.startswith("HTTP/1.") and " 200 " in headers.splitlines()[0], headers[:500]
+    assert "X-Faces: 1" in headers
