@@ -72,7 +72,7 @@ bench: models
 layers: install
 	$(PY) layers/build.py --stage $(STAGE)
 
-# Deploy everything to AWS (needs AWS credentials and AWS_DEFAULT_REGION); see the README.
+# Deploy everything to AWS (needs AWS credentials and AWS_DEFAULT_REGION); see docs/deploy.md.
 deploy: install
 	$(PY) layers/deploy.py --stage $(STAGE)
 

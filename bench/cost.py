@@ -22,7 +22,7 @@ prints, per 1,000 frames of each:
   system log level to WARN, which leaves them out (what they would add is printed below the table).
 
 Then the same with an Idempotency-Key on every frame (what the Python client sends), for its DynamoDB
-units. Prices come from chalicelib/settings.py (dated in the README).
+units. Prices come from chalicelib/settings.py (dated in docs/metering.md, "Prices and cost").
 
     .venv/bin/python bench/cost.py [--frames 1000] [--client-frames 200]
 """

@@ -4,7 +4,7 @@ AWS cost of a frame, all in: Lambda's duration (rounded up to the millisecond, a
 in GB x the GB-second price; Lambda's per-request fee; the front door's per-request fee (API Gateway
 REST or HTTP API); the DynamoDB units the meter's store used; the data transfer out of the answer's
 bytes; and the CloudWatch Logs ingestion of the frame's log lines. The prices come from the settings
-(dated in the README).
+(dated in docs/metering.md, "Prices and cost").
 """
 from __future__ import annotations
 

@@ -89,7 +89,7 @@ function insecureContextProblem() {
   return `The camera cannot work on this page: it was opened over plain HTTP (${location.origin}), and browsers `
     + 'give the camera only to pages served over HTTPS or from localhost. Open the site\'s https:// address '
     + `instead, or http://localhost${port}${location.pathname} on the computer that serves it. To try it from `
-    + 'a phone, use the deployed https site or an HTTPS tunnel to this one (see the README).';
+    + 'a phone, use the deployed https site or an HTTPS tunnel to this one (see "Try it from a phone" in docs/camera-page.md).';
 }
 
 function cameraProblem(err) {
