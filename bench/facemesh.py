@@ -1,5 +1,5 @@
 """MediaPipe's face mesh, run for the lip-mask comparison of ``bench/realism.py --mesh`` (the service does
-not run it: see the README's *The lipstick* for why).
+not run it: see docs/benchmarks.md, "bench/realism.py", for why).
 
 Two models from the mediapipe wheel (``layers/models.py``'s ``FACE_MESH``, fetched by ``make models``):
 
