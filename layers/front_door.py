@@ -19,6 +19,8 @@ doors, the other one is removed after the new one is up).
 """
 from __future__ import annotations
 
+import contextlib
+
 KINDS = ("rest", "http")
 PRICE_PER_MILLION = {"rest": 3.50, "http": 1.00}  # USD per million requests (us-east-1)
 # Per-key limits of the REST usage plan; stage-wide limits of the HTTP API (all callers together).
@@ -148,20 +150,20 @@ def ensure_usage_plan(apigateway, name: str, api_id: str, api_stage: str, state:
     return plan["id"]
 
 
+def _delete_recorded(state: dict, key: str, delete, gone) -> None:
+    """Delete the resource whose id the deploy state keeps under ``key`` (one already gone, ``gone``, is
+    fine), then forget it."""
+    if state.get(key):
+        with contextlib.suppress(gone):
+            delete(state[key])
+    state.pop(key, None)
+
+
 def remove_rest(aws, state: dict) -> None:
     gw = aws["apigateway"]
-    if state.get("usage_plan_id"):
-        try:
-            gw.delete_usage_plan(usagePlanId=state["usage_plan_id"])
-        except gw.exceptions.NotFoundException:
-            pass
-    if state.get("api_id"):
-        try:
-            gw.delete_rest_api(restApiId=state["api_id"])
-        except gw.exceptions.NotFoundException:
-            pass
-    state.pop("usage_plan_id", None)
-    state.pop("api_id", None)
+    gone = gw.exceptions.NotFoundException
+    _delete_recorded(state, "usage_plan_id", lambda i: gw.delete_usage_plan(usagePlanId=i), gone)
+    _delete_recorded(state, "api_id", lambda i: gw.delete_rest_api(restApiId=i), gone)
 
 
 # ------------------------------------------------------------------ HTTP API
@@ -222,12 +224,7 @@ def deploy_http(aws, name: str, function_arn: str, region: str, state: dict) -> 
 
 def remove_http(aws, state: dict) -> None:
     gw = aws["apigatewayv2"]
-    if state.get("http_api_id"):
-        try:
-            gw.delete_api(ApiId=state["http_api_id"])
-        except gw.exceptions.NotFoundException:
-            pass
-    state.pop("http_api_id", None)
+    _delete_recorded(state, "http_api_id", lambda i: gw.delete_api(ApiId=i), gw.exceptions.NotFoundException)
 
 
 def describe(kind: str) -> str:
