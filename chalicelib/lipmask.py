@@ -6,21 +6,29 @@ polygon cuts corners and misses the lips' curve. Those points, or another landma
 
 1. ``outlines``: smooth closed curves through those points (centripetal Catmull-Rom: no cusps, no
    overshoot; sharp only at the mouth's corners), sampled about every pixel;
-2. ``colour_model``: the face's own lip colour against its skin colour, sampled along the outline's
-   normals (inside against outside), as a linear discriminant in L*a*b*;
+2. ``skin_model``: the face's own lip colour against its skin colour, sampled along the outline's
+   normals (inside against outside), as a linear discriminant in L*a*b*; it has a say in the edge as
+   far as it tells them apart (none below MIN_SEPARATION, all from SURE_SEPARATION, gradually between);
 3. ``snap``: every outline point moves along its normal, a few pixels at most, to where the lip colour
    ends (the best split of the colour evidence, with a cost for moving away from the landmarks), and
-   the moves are smoothed along the outline, so the edge stays a smooth curve and steady in video;
-   when the mouth is open, its opening is snapped the same way against the teeth and the mouth's inside;
-4. ``fill``: the snapped lips filled with 4x4 supersampling (an anti-aliased, sub-pixel edge), the
-   open mouth cut out, then a soft edge of about a pixel that goes outward only where the colour is the
-   lips' own (never onto skin, teeth or a moustache).
+   the moves are smoothed along the outline, so the edge stays a smooth curve; when the mouth is open,
+   its opening is snapped the same way against the teeth and the mouth's inside (the opening counts in
+   part while it is barely open, so the mask does not jump when the lips part);
+4. ``with_soft_edge``: the snapped lips filled with 4x4 supersampling (an anti-aliased, sub-pixel edge)
+   with a soft edge outward as far as the lips' own colour goes on along each normal (never onto skin,
+   teeth or a moustache), the open mouth cut out.
 
-Numpy and Pillow only (they ship to Lambda); a 200 px face costs well under a millisecond.
+In video, ``find`` takes the previous frame's ``Edge`` (kept in the tracking state): each edge point
+moves from where that edge lies toward its own snapped place by a share that grows with the distance,
+so the noise of the colour and of the landmarks is damped on steady frames while real movement is
+followed (``_steadied``).
+
+Numpy and Pillow only (they ship to Lambda); a 200 px face costs about a millisecond.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -30,21 +38,35 @@ from .colour import rgb_to_lab
 SUPERSAMPLE = 4          # the fill's sub-pixel grid (4 x 4 samples a pixel)
 REACH = 0.04             # how far the colour may move the outline, in mouth widths (3.6 px on a 90 px mouth)
 SPACING = 20.0           # outline points between two of the 68 points: one per SPACING px of mouth width
-LIP_SIDE = 0.45          # the lip edge: where the colour is this far from the skin's toward the lips'
-LIPNESS_FROM = 0.15      # the soft edge fades from the edge's colour (LIP_SIDE) to nothing at this colour score
-SOFT_EDGE_PX = 2         # how far outward the soft edge may reach
-SOFT_EDGE_WEIGHT = 0.75  # ... at most this weight (the edge's own pixels are about half covered)
+LIP_SIDE = 0.44          # the lip edge: where the colour is this far from the skin's toward the lips'
+LIPNESS_FROM = 0.15      # how much a colour is the lips' own: from nothing at this colour score to all at LIP_SIDE
+SOFT_EDGE_PX = 2         # the soft edge goes outward as far as the lips' own colour goes on, up to this (px) ...
+SOFT_EDGE_WEIGHT = 0.75  # ... at this weight over its inner SOFT_EDGE_INNER, half of it beyond
+SOFT_EDGE_INNER = 0.85
 EVIDENCE = 12.0          # colour evidence is clipped to +-EVIDENCE per sample
 STAY = 7.0               # the cost of moving the whole reach, in units of clipped evidence over the reach
 SMOOTH = 1.5             # smoothing of the moves along the outline, in samples (Gaussian sigma)
-OPEN_MOUTH = 0.035       # the mouth is open (teeth may show) when its opening is this tall, in mouth widths
-MIN_SEPARATION = 2.0     # lips and skin must be this separable (Fisher's criterion) for the colour to count
+OPEN_MOUTH = 0.035       # the mouth is open (teeth may show) when its opening is this tall, in mouth widths ...
+OPENING_FROM = 0.02      # ... and partly open from this height (its opening cut out in part: no jump at the line)
+SNAP_OPEN = 0.5          # the opening is snapped (in part) once the mouth is this open (between the two above)
+MIN_SEPARATION = 2.0     # lips and skin must be this separable (Fisher's criterion) for the colour to count ...
+SURE_SEPARATION = 5.0    # ... and count fully from this (in between, the colour's moves and soft edge in part)
+FIRST_SEPARATION = (0.25, 1.0)   # the first fit, before the samples are sorted: from no say to a full say
 OPENING_SIDE = 1.0       # the opening's edge: where the lips are this much (log-likelihood) likelier than the mouth
 SHADOW_DARKER = 35.0     # the open mouth's shadows: this much darker (L*) than the lips ...
 SHADOW_SPREAD = 15.0     # ... give or take this much
 GAP_PX = 1                # a closed mouth's dark gap is looked for this far either side of the lips' line
 GAP_DARKER = (0.6, 0.8)  # ... and is a pixel this much darker than the lips (a share of their lightness)
+GROW = 0.5               # the colour may move the outline outward, and the soft edge reach, this share of the
+COLLAPSED = 0.04         # lips' thickness beyond this (in mouth widths) at most: a contour folded to a line
+                         # (thinner than that) gets what it encloses, no more
+IN_FRONT_CHROMA = 0.7    # something in front of the lips (a microphone): under this share of the lips' chroma ...
+IN_FRONT_FROM_SKIN = 0.8 # ... this far from the skin's a* b* (in lip-to-skin distances) ...
+IN_FRONT_LIGHTER = 15.0  # ... and not lighter than the lips by this much (L*; a highlight, teeth)
 MIN_MOUTH_PX = 16.0      # below this mouth width the colour is not trusted: the smooth outline alone
+EDGE_KNOTS = 3           # in video, the edge is kept for the next frame at this many points a landmark stretch
+STEADY_FROM = 0.15       # in video, an edge point moves this share of the way from the last frame's edge ...
+STEADY_SPAN = 1.0        # ... and all of it when the two are this far apart (in reaches): noise damped, moves not
 
 
 @dataclass(frozen=True)
@@ -58,6 +80,7 @@ class LipMask:
     lab: np.ndarray
     outline: np.ndarray
     opening: np.ndarray | None
+    edge: "Edge | None" = None
 
 
 @dataclass(frozen=True)
@@ -74,7 +97,10 @@ class LipContour:
 
     @classmethod
     def of_68(cls, points: np.ndarray) -> "LipContour":
+        """The lips of the 68 ``points`` (or of their 20 lip points alone, 48..67)."""
         p = points.astype(np.float64)
+        if len(p) == 20:
+            p = np.concatenate([np.full((48, 2), np.nan), p])
         return cls(p[_UPPER_68], p[_LOWER_68], p[_TOP_68], p[_BOTTOM_68])
 
     @property
@@ -90,6 +116,46 @@ class LipContour:
         top, bottom = self.opening_top, self.opening_bottom[::-1]
         middle = slice(len(top) // 2 - 1, len(top) // 2 + 2)
         return float(np.hypot(*(top[middle] - bottom[middle]).T).mean())
+
+
+@dataclass(frozen=True)
+class Edge:
+    """Where a mask put the lips' edge, kept for the video's next frame: the ``contour`` it was drawn from,
+    the snapped moves along the normals of its outline and opening (in reaches; ``opening`` None when the
+    mouth was closed) and the soft edge's width (in SOFT_EDGE_PX; None without a colour model), each at
+    EDGE_KNOTS points a stretch between two landmarks."""
+    contour: LipContour
+    outline: np.ndarray
+    opening: np.ndarray | None
+    rim: np.ndarray | None
+    openness: float = 0.0
+
+    def pack(self) -> bytes:
+        """A flags byte (which of outline, opening, rim follow), the openness (0..255), then each of them as
+        signed bytes (-1..1)."""
+        parts = (self.outline, self.opening, self.rim)
+        flags = sum(1 << k for k, part in enumerate(parts) if part is not None)
+        body = (np.rint(np.clip(part, -1.0, 1.0) * 127).astype(np.int8).tobytes() for part in parts if part is not None)
+        return bytes([flags, round(min(max(self.openness, 0.0), 1.0) * 255)]) + b"".join(body)
+
+    @classmethod
+    def unpack(cls, contour: LipContour, data: bytes) -> "Edge | None":
+        """The edge ``pack`` gave for this ``contour`` (the lips it was drawn from); None when the bytes do
+        not fit it."""
+        if not data or data[0] & 1 == 0 or data[0] > 7:
+            return None
+        outline = (len(contour.upper) + len(contour.lower) - 2) * EDGE_KNOTS
+        sizes = (outline, (len(contour.opening_top) + len(contour.opening_bottom) - 2) * EDGE_KNOTS, outline)
+        if len(data) != 2 + sum(size for k, size in enumerate(sizes) if data[0] >> k & 1):
+            return None
+        parts, offset = [], 2
+        for k, size in enumerate(sizes):
+            if data[0] >> k & 1:
+                parts.append(np.frombuffer(data, np.int8, size, offset).astype(np.float64) / 127)
+                offset += size
+            else:
+                parts.append(None)
+        return cls(contour, *parts, openness=data[1] / 255)
 
 
 # the 68-point scheme's lips (iBUG 300-W): outer 48..59, opening 60..67, corners 48 and 54 (60 and 64)
@@ -202,20 +268,21 @@ def _inverse3(m: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def _mean_cov(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    mean = samples.mean(axis=0)
+    mean = samples.sum(axis=0) / len(samples)
     centred = samples - mean
     return mean, centred.T @ centred / (len(samples) - 1)
 
 
-def skin_model(lips: np.ndarray, skin: np.ndarray) -> SkinModel | None:
-    """Fit lips (n, 3) against skin (m, 3) L*a*b* samples; None when they cannot be told apart."""
+def skin_model(lips: np.ndarray, skin: np.ndarray, least: float = MIN_SEPARATION) -> SkinModel | None:
+    """Fit lips (n, 3) against skin (m, 3) L*a*b* samples; None when they cannot be told apart (a
+    separation below ``least``)."""
     if len(lips) < 12 or len(skin) < 12:
         return None
     (mu_lips, cov_lips), (mu_skin, cov_skin) = _mean_cov(lips), _mean_cov(skin)
     gap = mu_lips - mu_skin
     direction = _inverse3((cov_lips + cov_skin) / 2 + np.eye(3))[0] @ gap
     span = float(gap @ direction)            # also Fisher's criterion
-    if not np.isfinite(span) or span < MIN_SEPARATION:
+    if not np.isfinite(span) or span < least:
         return None
     direction = direction / span
     return SkinModel(direction=direction.astype(np.float32), offset=float(mu_skin @ direction), separation=span)
@@ -243,7 +310,8 @@ class MouthModel:
 
     def evidence(self, lab: np.ndarray) -> np.ndarray:
         against = np.logaddexp(self.inside.log_likelihood(lab), self.shadow.log_likelihood(lab))
-        return np.clip(self.lips.log_likelihood(lab) - against - OPENING_SIDE, -EVIDENCE / 2, EVIDENCE / 2)
+        evidence = self.lips.log_likelihood(lab) - against - OPENING_SIDE
+        return np.minimum(np.maximum(evidence, -EVIDENCE / 2), EVIDENCE / 2)
 
 
 def mouth_model(lips: np.ndarray, inside: np.ndarray) -> MouthModel | None:
@@ -266,10 +334,10 @@ _STAY_COST = STAY * len(_STEPS) / 2 * np.append(_SPLIT_AT, 1.0) ** 2
 
 
 def snap(curve: np.ndarray, normal: np.ndarray, evidence_at, reach: float, lips_inside: bool) -> np.ndarray:
-    """Move each point of a closed ``curve`` along its ``normal`` (at most ``reach`` px) to the best
-    split of the colour evidence (``evidence_at(xy)``: > 0 for lips, < 0 against, at most +-EVIDENCE),
-    the moves smoothed along the curve. ``lips_inside``: the lips are inside the curve (the outline) or
-    outside it (the mouth's opening)."""
+    """How far each point of a closed ``curve`` moves along its ``normal`` (px, at most ``reach``) to the
+    best split of the colour evidence (``evidence_at(xy)``: > 0 for lips, < 0 against, at most
+    +-EVIDENCE), the moves smoothed along the curve. ``lips_inside``: the lips are inside the curve (the
+    outline) or outside it (the mouth's opening)."""
     evidence = evidence_at(curve[:, None, :] + (reach * _STEPS)[None, :, None] * normal[:, None, :])
     if not lips_inside:
         evidence = evidence[:, ::-1]      # lips first, as for the outline
@@ -277,8 +345,7 @@ def snap(curve: np.ndarray, normal: np.ndarray, evidence_at, reach: float, lips_
     before = np.cumsum(evidence, axis=1)
     best = np.argmax(2 * before - before[:, -1:] - _STAY_COST, axis=1)
     moves = np.append(_SPLIT_AT, 1.0)[best] * reach
-    moves = _smooth_closed(-moves if not lips_inside else moves, SMOOTH)
-    return curve + moves[:, None] * normal
+    return _smooth_closed(-moves if not lips_inside else moves, SMOOTH)
 
 
 def _smooth_closed(values: np.ndarray, sigma: float) -> np.ndarray:
@@ -292,24 +359,39 @@ def _smooth_closed(values: np.ndarray, sigma: float) -> np.ndarray:
 def fill(curve: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Pixel coverage (float32 0..1) of the region inside the closed ``curve`` (box coordinates: pixel
     centres at integers) over a box of ``shape``: each pixel is SUPERSAMPLE x SUPERSAMPLE samples."""
+    return fill_levels([(curve, 1.0)], shape)
+
+
+def fill_levels(regions, shape: tuple[int, int]) -> np.ndarray:
+    """The coverage of nested closed curves (outermost first), each region's samples at its own level
+    (0..1): one supersampled drawing, each sample at the level of the innermost curve around it."""
     s = SUPERSAMPLE
     image = Image.new("L", (shape[1] * s, shape[0] * s), 0)
-    ImageDraw.Draw(image).polygon([tuple(p) for p in ((curve + (0.5 - 0.5 / s)) * s).tolist()], fill=255)
+    draw = ImageDraw.Draw(image)
+    for curve, level in regions:
+        draw.polygon([tuple(p) for p in ((curve + (0.5 - 0.5 / s)) * s).tolist()], fill=round(255 * level))
     return np.asarray(image.reduce(s), dtype=np.float32) * np.float32(1 / 255)
 
 
-def soft_edge(coverage: np.ndarray, lipness: np.ndarray | None) -> np.ndarray:
-    """The coverage with a soft edge outward: within SOFT_EDGE_PX of the outline, each pixel is tinted as
-    much as its colour is the lips' own (``lipness`` 0..1: skin 0, the edge's colour 1; times
-    SOFT_EDGE_WEIGHT), so the tint's edge fades over the lips' own lip-to-skin transition (soft in a soft
-    photo, crisp in a sharp one) and never reaches skin, teeth or a moustache; without a colour model, the
-    coverage alone."""
-    if lipness is None:
-        return coverage
-    spread = coverage
-    for _ in range(SOFT_EDGE_PX):
-        spread = box_mean(spread)
-    return np.maximum(coverage, np.minimum(spread * SOFT_EDGE_PX * 3, 1.0) * lipness * SOFT_EDGE_WEIGHT)
+def soft_edge_widths(lipness: np.ndarray, curve: np.ndarray, normal: np.ndarray) -> np.ndarray:
+    """How far outward of each point of the outline the lips' own colour goes on (px, up to SOFT_EDGE_PX):
+    the least ``lipness`` met so far, summed every half pixel outward, smoothed along the outline."""
+    steps = np.arange(1, 2 * SOFT_EDGE_PX + 1) * 0.5
+    seen = _bilinear(lipness, curve[:, None, :] + steps[None, :, None] * normal[:, None, :])
+    return _smooth_closed(0.5 * np.minimum.accumulate(seen, axis=1).sum(axis=1), SMOOTH)
+
+
+def with_soft_edge(curve: np.ndarray, normal: np.ndarray, widths: np.ndarray | None,
+                   shape: tuple[int, int]) -> np.ndarray:
+    """The lips inside ``curve`` filled, with the soft edge outward over ``widths`` (px along the
+    ``normal``; None: no soft edge): SOFT_EDGE_WEIGHT over its inner SOFT_EDGE_INNER, half that beyond.
+    The soft edge fades over the lips' own lip-to-skin transition (soft in a soft photo, crisp in a sharp
+    one) and is as steady as the outline, as it is a curve too, not a colour test per pixel."""
+    if widths is None:
+        return fill(curve, shape)
+    return fill_levels([(curve + widths[:, None] * normal, SOFT_EDGE_WEIGHT / 2),
+                        (curve + (SOFT_EDGE_INNER * widths)[:, None] * normal, SOFT_EDGE_WEIGHT),
+                        (curve, 1.0)], shape)
 
 
 def box_mean(image: np.ndarray, radius: int = 1) -> np.ndarray:
@@ -336,11 +418,12 @@ def box_mean(image: np.ndarray, radius: int = 1) -> np.ndarray:
 
 
 def find(rgb: np.ndarray, points: np.ndarray, contour: LipContour | None = None,
-         snap_edges: bool = True) -> LipMask | None:
+         snap_edges: bool = True, before: Edge | None = None) -> LipMask | None:
     """The lip mask of the face with these 68 ``points`` in the frame ``rgb``; None when the lips fall
     outside the frame or have no area. ``contour``: the lips from another landmark model (default: the
     68 points'); ``snap_edges=False`` keeps its curves where they are (the colour still shapes the soft
-    edge and a closed mouth's gap)."""
+    edge and a closed mouth's gap). ``before``: the edge this face's mask had in the video's previous
+    frame (``LipMask.edge``); the snapped edge stays near it where it moved less than noise does."""
     height, width = rgb.shape[:2]
     contour = LipContour.of_68(points) if contour is None else contour
     mouth_width = contour.mouth_width
@@ -359,20 +442,107 @@ def find(rgb: np.ndarray, points: np.ndarray, contour: LipContour | None = None,
     lips, opening = outlines(contour, samples)
     lips -= origin
     inner = opening - origin
-    opening = inner if contour.opening_height() > OPEN_MOUTH * mouth_width else None
-    lipness, lips_lightness = None, None
+    openness = _openness(contour, before, reach)
+    opening = inner if openness > 0 else None
+    lips_lightness, edge, widths, normal, colour = None, None, None, None, None
     if mouth_width >= MIN_MOUTH_PX:
         corner = samples * (len(contour.upper) - 1)
-        lips, opening, lipness, lips_lightness = _snapped(lab, lips, inner, opening, reach, corner, snap_edges)
-    weight = soft_edge(fill(lips, lab.shape[:2]), lipness)
+        normals = (_normals(lips), None if opening is None else _normals(opening))
+        colour = _snapped(lab, (lips, opening), normals, inner, reach, corner, snap_edges,
+                          (openness - SNAP_OPEN) / (1 - SNAP_OPEN))
+        moves, lips_lightness = colour.moves, colour.lightness
+        grow = GROW * max(colour.thickness - COLLAPSED * mouth_width, 0.0)
+        moves[0] = np.minimum(moves[0], grow)
+        if before is not None:
+            moves = _steadied(moves, (lips, opening), normals, before, samples, origin, reach)
+        normal = normals[0]       # (the moves are smooth and small: the normals stay)
+        lips = lips + moves[0][:, None] * normal
+        if opening is not None:
+            opening = opening + moves[1][:, None] * normals[1]
+        widths = _soft_edge(colour.lipness, lips, normal, grow, before, samples, reach)
+        edge = Edge(contour, *(None if m is None else _knots(m, samples) / reach for m in moves),
+                    rim=None if widths is None else _knots(widths, samples) / SOFT_EDGE_PX, openness=openness)
+    weight = with_soft_edge(lips, normal, widths, lab.shape[:2])
     if opening is not None:
-        weight *= 1 - fill(opening, lab.shape[:2])
-    elif lips_lightness is not None:
-        weight *= 1 - _gap(lab[..., 0], inner, lips_lightness)
+        weight *= 1 - openness * fill(opening, lab.shape[:2])
+    if lips_lightness is not None and openness < 1:
+        weight *= 1 - (1 - openness) * _gap(lab[..., 0], inner, lips_lightness)
+    if colour is not None:
+        covered = in_front(lab, colour.lips_colour, colour.skin_colour, weight > 0)
+        if covered is not None:
+            weight *= 1 - covered
     if not weight.any():
         return None
     return LipMask(weight=weight, rows=slice(y0, y1), cols=slice(x0, x1), lab=lab,
-                   outline=lips + origin, opening=None if opening is None else opening + origin)
+                   outline=lips + origin, opening=None if opening is None else opening + origin, edge=edge)
+
+
+def _openness(contour: LipContour, before: Edge | None, reach: float) -> float:
+    """How open the mouth is (0..1): its opening's height from OPENING_FROM to OPEN_MOUTH mouth widths; in
+    video, from the previous frame's, as the edge moves (``_toward``, in px of that height)."""
+    span = max((OPEN_MOUTH - OPENING_FROM) * contour.mouth_width, 1e-9)
+    now = min(max((contour.opening_height() - OPENING_FROM * contour.mouth_width) / span, 0.0), 1.0)
+    if before is None:
+        return now
+    share = min(STEADY_FROM + abs(now - before.openness) * span / (STEADY_SPAN * reach), 1.0)
+    return before.openness + share * (now - before.openness)
+
+
+def _soft_edge(lipness: np.ndarray | None, lips: np.ndarray, normal: np.ndarray, grow: float,
+               before: Edge | None, samples: int, reach: float) -> np.ndarray | None:
+    """The soft edge's widths along the outline (px; None: no soft edge): as far as the lips' own colour
+    goes on, ``grow`` at most; in video, from the previous frame's widths (``_toward``; toward nought when
+    the colour has no say now)."""
+    widths = None if lipness is None else np.minimum(soft_edge_widths(lipness, lips, normal), grow)
+    if before is None:
+        return widths
+    fits = before.rim is not None and len(before.rim) * samples == len(lips) * EDGE_KNOTS
+    held = _unknots(before.rim, samples) * SOFT_EDGE_PX if fits else np.zeros(len(lips))
+    if widths is None and not held.any():
+        return None
+    return np.minimum(_toward(held, np.zeros(len(lips)) if widths is None else widths, reach), grow)
+
+
+def _knots(values: np.ndarray, samples: int) -> np.ndarray:
+    """Values along a closed curve, ``samples`` to a stretch between landmarks, at EDGE_KNOTS to a stretch."""
+    stretches = len(values) // samples
+    at = np.arange(stretches * EDGE_KNOTS) * (samples / EDGE_KNOTS)
+    return np.interp(at, np.arange(len(values) + 1), np.append(values, values[:1]))
+
+
+def _unknots(knots: np.ndarray, samples: int) -> np.ndarray:
+    """``_knots`` back: EDGE_KNOTS values a stretch to ``samples`` a stretch."""
+    stretches = len(knots) // EDGE_KNOTS
+    at = np.arange(stretches * samples) * (EDGE_KNOTS / samples)
+    return np.interp(at, np.arange(len(knots) + 1), np.append(knots, knots[:1]))
+
+
+def _steadied(moves, curves, normals, before: Edge, samples: int, origin: np.ndarray, reach: float):
+    """The snapped moves held near the previous frame's edge: each curve point moves from where that edge
+    lies (on its normal) toward its own snapped place by a share that grows with the distance between the
+    two (``_toward``), so noise-sized changes are damped and real movement is followed at once: the edge
+    trails its own place by at most STEADY_SPAN * (1 - STEADY_FROM)^2 / 4 reaches, at a speed of about
+    half a reach a frame."""
+    was_curves = outlines(before.contour, samples)
+    out = []
+    for m, curve, normal, was_curve, was_knots in zip(moves, curves, normals, was_curves,
+                                                      (before.outline, before.opening)):
+        if m is None or was_knots is None or len(was_knots) * samples != len(curve) * EDGE_KNOTS:
+            out.append(m)
+            continue
+        was_reach = max(REACH * before.contour.mouth_width, 1.0)
+        was_curve = was_curve - origin
+        was = was_curve + (_unknots(was_knots, samples) * was_reach)[:, None] * _normals(was_curve)
+        held = ((was - curve) * normal).sum(axis=1)
+        out.append(np.clip(_toward(held, m, reach), -reach, reach))
+    return out
+
+
+def _toward(held: np.ndarray, now: np.ndarray, reach: float) -> np.ndarray:
+    """From the last frame's ``held`` values toward this frame's ``now``: STEADY_FROM of the way when they
+    agree, all of it once they are STEADY_SPAN reaches apart."""
+    share = np.minimum(STEADY_FROM + np.abs(now - held) / (STEADY_SPAN * reach), 1.0)
+    return held + share * (now - held)
 
 
 def _gap(lightness: np.ndarray, inner: np.ndarray, lips_lightness: float) -> np.ndarray:
@@ -393,19 +563,34 @@ _SKIN_SAMPLES = np.array([0.4, 0.93, 1.47, 2.0])
 _MOUTH_SAMPLES = np.array([-1.5, -1.0, -0.5])
 
 
-def _snapped(lab: np.ndarray, lips: np.ndarray, inner: np.ndarray, opening: np.ndarray | None, reach: float,
-             corner: int, snap_edges: bool = True):
-    """snap the outline to the lips' colour edge against the skin, and the opening against the mouth.
-    ``inner``: the opening's curve even when the mouth is closed (the lips' middle lies between the two);
-    ``corner``: where the outline reaches the mouth's other corner. Without ``snap_edges`` only the colour
-    model is made."""
-    normal = _normals(lips)
+class _Colour(NamedTuple):
+    """What the face's colours say about its lips (``_snapped``)."""
+    moves: list                  # how far to move the outline and the opening (None when closed), px along normals
+    lipness: np.ndarray | None   # how much each pixel's colour is the lips' own (0..1); None: the colour has no say
+    lightness: float             # the lips' mean L*
+    thickness: float             # the lips' thickness, px
+    lips_colour: np.ndarray      # the lips' median L*a*b* (from samples across their middle)
+    skin_colour: np.ndarray      # the skin's around them
+
+
+def _snapped(lab: np.ndarray, curves, normals, inner: np.ndarray, reach: float, corner: int,
+             snap_edges: bool = True, opening_share: float = 1.0) -> _Colour:
+    """How far to move the outline to the lips' colour edge against the skin, and the opening against the
+    mouth, and what else the colour says (``_Colour``). ``inner``: the opening's curve even when the mouth
+    is closed (the lips' middle lies between the two); ``corner``: where the outline reaches the mouth's
+    other corner. Without ``snap_edges`` the moves are nought and only the colour model is made.
+    ``curves``: the outline and the opening (None when the mouth is closed), ``normals`` theirs;
+    ``opening_share``: how much of its snapped moves the opening takes (none at 0 or less: barely open)."""
+    (lips, opening), (normal, opening_normal) = curves, normals
     outside = lips[:, None, :] + (reach * _SKIN_SAMPLES)[None, :, None] * normal[:, None, :]
     near_edge = _nearest(lab, lips[:, None, :] + (reach * _LIP_SAMPLES)[None, :, None] * normal[:, None, :])
     skin_samples = _nearest(lab, outside).reshape(-1, 3)
-    middle = _nearest(lab, _middle_of_lips(lips, inner, corner)).reshape(-1, 3)
-    skin = skin_model(middle, skin_samples)
+    middle, thickness = _middle_of_lips(lips, inner, corner)
+    middle = _nearest(lab, middle).reshape(-1, 3)
+    skin = skin_model(middle, skin_samples, FIRST_SEPARATION[0])
+    sure = 0.0
     if skin is not None:
+        sure = min((skin.separation - FIRST_SEPARATION[0]) / (FIRST_SEPARATION[1] - FIRST_SEPARATION[0]), 1.0)
         # refit with the samples near the edge that are the lips' colour, without the outside samples
         # that are (the points may be off the edge by a pixel or two, or in a moustache)
         near_edge = near_edge.reshape(-1, 3)
@@ -413,32 +598,75 @@ def _snapped(lab: np.ndarray, lips: np.ndarray, inner: np.ndarray, opening: np.n
         skin = skin_model(lip_samples, skin_samples[skin.score(skin_samples) < 0.5]) or skin
     else:
         lip_samples = middle
+    if skin is not None:
+        sure *= (skin.separation - MIN_SEPARATION) / (SURE_SEPARATION - MIN_SEPARATION)
+    skin = skin if sure > 0 else None
     lipness = None
+    moves = [np.zeros(len(lips)), None if opening is None else np.zeros(len(opening))]
     if skin is not None:
         score = skin.score(lab)
-        evidence = np.clip((score - LIP_SIDE) * (2 * EVIDENCE), -EVIDENCE, EVIDENCE)
+        evidence = np.minimum(np.maximum((score - LIP_SIDE) * np.float32(2 * EVIDENCE), -EVIDENCE), EVIDENCE)
         if snap_edges:
-            lips = snap(lips, normal, lambda xy: _bilinear(evidence, xy), reach, lips_inside=True)
-        lipness = np.clip((score - LIPNESS_FROM) / (LIP_SIDE - LIPNESS_FROM), 0.0, 1.0)
-    if opening is not None and snap_edges:
-        normal = _normals(opening)
-        cavity = opening[:, None, :] + (reach * _MOUTH_SAMPLES)[None, :, None] * normal[:, None, :]
+            moves[0] = snap(lips, normal, lambda xy: _bilinear(evidence, xy), reach, lips_inside=True) * min(sure, 1.0)
+        lipness = np.minimum(np.maximum((score - np.float32(LIPNESS_FROM)) * np.float32(1 / (LIP_SIDE - LIPNESS_FROM)),
+                                        0.0), 1.0) * np.float32(min(sure, 1.0))
+    if opening is not None and snap_edges and opening_share > 0:
+        cavity = opening[:, None, :] + (reach * _MOUTH_SAMPLES)[None, :, None] * opening_normal[:, None, :]
         mouth = mouth_model(lip_samples, _nearest(lab, cavity).reshape(-1, 3))
         if mouth is not None:
-            opening = snap(opening, normal, lambda xy: mouth.evidence(_bilinear(lab, xy)), reach,
-                           lips_inside=False)
-    return lips, opening, lipness, float(middle[:, 0].mean())
+            moves[1] = snap(opening, opening_normal, lambda xy: mouth.evidence(_bilinear(lab, xy)), reach,
+                            lips_inside=False) * min(opening_share, 1.0)
+    return _Colour(moves, lipness, float(middle[:, 0].sum()) / len(middle), thickness, _median(middle),
+                   _median(skin_samples))
 
 
-def _middle_of_lips(lips: np.ndarray, inner: np.ndarray, corner: int) -> np.ndarray:
+def _median(samples: np.ndarray) -> np.ndarray:
+    """Each column's median (the upper one of an even count): np.median costs more in overhead here."""
+    middle = len(samples) // 2
+    return np.partition(samples, middle, axis=0)[middle]
+
+
+def in_front(lab: np.ndarray, lips_colour: np.ndarray, skin_colour: np.ndarray, where: np.ndarray) -> np.ndarray | None:
+    """How much each pixel of ``lab`` (at ``where``, a boolean box; 0 elsewhere) is something in front of
+    the lips (0..1), judged against the lips' and the skin's median L*a*b*: a colour neither the lips'
+    (under IN_FRONT_CHROMA of their chroma) nor the skin's (IN_FRONT_FROM_SKIN from its a* b*), and not a
+    highlight or teeth (not IN_FRONT_LIGHTER lighter than the lips), grown into its blurred border by a
+    pixel; None when nothing is. A microphone held to the mouth, or the dark gap between closed lips,
+    are; a hand is skin-coloured and is not (the 68 points rarely put the lips on it)."""
+    at = np.flatnonzero(where)
+    px = lab.reshape(-1, 3)[at]
+    lips_chroma = max(float(np.hypot(lips_colour[1], lips_colour[2])), 1.0)
+    apart = max(float(np.hypot(*(lips_colour[1:] - skin_colour[1:]))), 2.0)
+    chroma2 = (px * px) @ np.array([0, 1, 1], np.float32)
+    # the distance to the skin's a* b*, squared: chroma^2 - 2 (a*, b*).(the skin's) + |the skin's|^2
+    skin2 = np.maximum(chroma2 - px @ np.array([0, 2 * skin_colour[1], 2 * skin_colour[2]], np.float32)
+                       + np.float32(skin_colour[1] ** 2 + skin_colour[2] ** 2), 0.0)
+    # the ramps: under the lips' chroma share (a fifth wide), beyond the skin's distance (0.3 wide)
+    not_lips = np.float32(IN_FRONT_CHROMA * 5) - np.sqrt(chroma2) * np.float32(5 / lips_chroma)
+    not_skin = np.sqrt(skin2) * np.float32(3.3 / apart) - np.float32(IN_FRONT_FROM_SKIN * 3.3)
+    unlit = px[:, 0] < np.float32(lips_colour[0] + IN_FRONT_LIGHTER)
+    core = np.minimum(np.maximum(not_lips, 0.0), 1.0) * np.minimum(np.maximum(not_skin, 0.0), 1.0) * unlit
+    if not core.any():
+        return None
+    out, greyish = np.zeros(where.shape, np.float32), np.zeros(where.shape, np.float32)
+    out.ravel()[at] = core
+    greyish.ravel()[at] = np.minimum(np.maximum(not_lips + np.float32(0.75), 0.0), 1.0) * unlit
+    return np.maximum(out, np.minimum(box_mean(out) * np.float32(3), 1.0) * greyish)
+
+
+def _middle_of_lips(lips: np.ndarray, inner: np.ndarray, corner: int) -> tuple[np.ndarray, float]:
     """Points across the middle of the lips: between each outline point (away from the mouth's corners,
-    0 and ``corner``) and the nearest point of the opening."""
+    0 and ``corner``) and the nearest point of the opening; and the lips' thickness there (the median
+    distance between the two, px)."""
     corners = lips[[0, corner]]
     span = np.hypot(*(corners[1] - corners[0])) or 1.0
     away = np.hypot(*(lips[:, None, :] - corners[None]).transpose(2, 0, 1)).min(axis=1) > 0.2 * span
     outer = lips[away]
-    nearest = inner[np.argmin(((outer[:, None, :] - inner[None]) ** 2).sum(axis=2), axis=1)]
-    return outer[:, None, :] + _ACROSS[None, :, None] * (nearest - outer)[:, None, :]
+    squared = ((outer[:, None, :] - inner[None]) ** 2).sum(axis=2)
+    closest = np.argmin(squared, axis=1)
+    nearest = np.sort(squared[np.arange(len(outer)), closest])
+    thickness = float(np.sqrt(nearest[len(nearest) // 2])) if len(nearest) else 0.0
+    return outer[:, None, :] + _ACROSS[None, :, None] * (inner[closest] - outer)[:, None, :], thickness
 
 
 _ACROSS = np.array([0.3, 0.5, 0.7])

@@ -18,6 +18,7 @@ A finish (``FINISHES``) changes only how the light sits on the colour:
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -61,10 +62,14 @@ class Look:
 @dataclass(frozen=True)
 class TintedRegion:
     """Where one face's tint went: ``mask`` (float32 0..1, the weight the tint was applied with) over the
-    frame's ``rows`` x ``cols`` (slices). Pixels outside the mask are untouched."""
+    frame's ``rows`` x ``cols`` (slices). Pixels outside the mask are untouched. ``face``: the face's index
+    in the list tinted; ``edge``: where its mask put the lips' edge (lipmask.Edge packed), for the video's
+    next frame."""
     mask: np.ndarray
     rows: slice
     cols: slice
+    face: int = 0
+    edge: bytes = b""
 
 
 @lru_cache(maxsize=64)
@@ -187,18 +192,24 @@ def tint(rgb: np.ndarray, mask: lipmask.LipMask, points: np.ndarray, look: Look)
 
 
 def apply(rgb: np.ndarray, faces_points: list[np.ndarray], color: tuple[int, int, int], intensity: float,
-          finish: str = DEFAULT_FINISH, shimmer: float = 0.0) -> list[TintedRegion]:
-    """Tint the lips of every face, in place. Returns where the tint went, one region per face tinted."""
+          finish: str = DEFAULT_FINISH, shimmer: float = 0.0,
+          before: Sequence[tuple[np.ndarray, bytes] | None] = ()) -> list[TintedRegion]:
+    """Tint the lips of every face, in place. Returns where the tint went, one region per face tinted.
+    ``before``: in video, for each face (in order), the lip points (48..67) and the region's ``edge`` of
+    its mask in the previous frame, or None; the mask's edge then stays steady where it only wavers."""
     if intensity <= 0:
         return []
     if finish not in FINISH:
         raise ValueError(f"unknown finish {finish!r}")
     look = Look(color=tuple(color), intensity=float(intensity), finish=finish, shimmer=float(shimmer))
     regions = []
-    for points in faces_points:
-        mask = lipmask.find(rgb, points)
+    for face, points in enumerate(faces_points):
+        was = before[face] if face < len(before) else None
+        mask = lipmask.find(rgb, points, before=None if was is None else
+                            lipmask.Edge.unpack(lipmask.LipContour.of_68(was[0]), was[1]))
         if mask is None:
             continue
         rgb[mask.rows, mask.cols] = tint(rgb, mask, points, look)
-        regions.append(TintedRegion(mask=mask.weight, rows=mask.rows, cols=mask.cols))
+        regions.append(TintedRegion(mask=mask.weight, rows=mask.rows, cols=mask.cols, face=face,
+                                    edge=b"" if mask.edge is None else mask.edge.pack()))
     return regions

@@ -99,7 +99,9 @@ def tint_frame(body: bytes | None, content_type: str | None, options: TintOption
     result = FrameResult(width=width, height=height, faces=faces)
     original = rgb.copy() if answer.needs_original else None
     regions = lipstick.apply(rgb, [face.points for face in result.faces], options.color, options.intensity,
-                             finish=options.finish, shimmer=options.shimmer)
+                             finish=options.finish, shimmer=options.shimmer,
+                             before=[track.before for track in next_state.tracks])
+    tracking.keep_mask_edges(next_state, regions)
     timer.lap("tint")
     encoded = answer.encode(rgb, original, regions, options, settings)
     result.body, result.media_type, result.status = encoded.body, encoded.media_type, encoded.status

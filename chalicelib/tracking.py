@@ -1,7 +1,8 @@
 """Following faces across video frames without server state: the state travels with the client.
 
 Each tint answer carries ``X-Track-State``: a compact binary state (version, frame size, the faces
-being followed: box, smoothed lip points, a tiny thumbnail, misses) signed with an HMAC, base64url.
+being followed: box, smoothed lip points, a tiny thumbnail, misses, where their lip mask's edge was drawn)
+signed with an HMAC, base64url.
 A state that is forged, corrupted, from another version or another frame size is ignored, never an
 error. With a valid state the server runs the landmark model where each known face was, and has the
 detector look at it again often (at the detector's pace: every 2nd frame with BlazeFace, every 4th with
@@ -9,7 +10,8 @@ dlib's HOG), at once when the region stops looking like the face it held (a cut)
 frame's edge; a face the detector no longer sees there is dropped (BlazeFace: at once; HOG, which misses
 turned faces, after a few misses), and so is a face whose lips are out of the frame, in the same frame.
 A full search runs now and then so that new faces are found. Lip points are smoothed with a
-motion-adaptive filter: steady lips hold still, fast moves follow at once.
+motion-adaptive filter: steady lips hold still, fast moves follow at once; the lip mask's edge, kept per
+face (``Track.mask_edge``, opaque bytes of lipmask.Edge), is steadied the same way by the next frame's mask.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from . import faces as face_finder
 from .faces import iou
 from .settings import Settings
 
-VERSION = 2
+VERSION = 3
 MAX_TRACKS = 12
 FULL_SEARCH_EVERY = 20        # frames between full searches while faces are followed (new faces entering)
 SAME_REGION = 0.55            # thumbnail correlation below which a region no longer shows the same face
@@ -54,6 +56,8 @@ class Track:
     misses: int = 0
     since_confirm: int = 0
     roll: float = 0.0                     # the head's roll, degrees (0: upright enough for the frame's box)
+    mask_edge: bytes = b""                # where the lip mask drawn from ``lips`` put its edge (lipmask.Edge.pack)
+    before: tuple[np.ndarray, bytes] | None = None   # not sent: the previous frame's (lips, mask_edge) of this face
 
     @property
     def region(self) -> face_finder.Region:
@@ -84,6 +88,8 @@ def encode(state: TrackState, settings: Settings) -> str:
         rel = np.concatenate([points.reshape(-1), [t.spread]]) / w          # -1..3 box widths -> uint16
         parts.append(np.clip(np.rint((rel + 1.0) * 16384), 0, 65535).astype(">u2").tobytes())
         parts.append(t.thumb.astype(np.uint8).tobytes())
+        edge = t.mask_edge if len(t.mask_edge) < 256 else b""
+        parts.append(bytes([len(edge)]) + edge)
     payload = b"".join(parts)
     mac = hmac.new(_secret(settings), payload, hashlib.sha256).digest()[:MAC_BYTES]
     return base64.urlsafe_b64encode(payload + mac).decode().rstrip("=")
@@ -114,14 +120,17 @@ def decode(token: str | None, settings: Settings, width: int, height: int) -> Tr
             offset += 2 * _N_REL
             thumb = np.frombuffer(payload, np.uint8, THUMB * THUMB, offset).copy()
             offset += THUMB * THUMB
+            edge = payload[offset + 1:offset + 1 + payload[offset]]
+            offset += 1 + payload[offset]
             points = rel[:42].reshape(21, 2) + np.array([x, y], np.float32)
             if not np.isfinite(points).all() or rel[42] <= 0 or abs(roll) > 1800:
                 return None
             tracks.append(Track(box=(x, y, bw, bh), lips=points[:20], anchor=points[20], spread=float(rel[42]),
-                                thumb=thumb, misses=misses, since_confirm=since_confirm, roll=roll / 10.0))
+                                thumb=thumb, misses=misses, since_confirm=since_confirm, roll=roll / 10.0,
+                                mask_edge=bytes(edge)))
         if offset != len(payload):
             return None
-    except struct.error:
+    except (struct.error, IndexError, ValueError):
         return None
     return TrackState(width=w, height=h, since_full=since_full, tracks=tracks)
 
@@ -260,9 +269,18 @@ def follow(rgb: np.ndarray, state: TrackState | None, min_face: int, model_path:
         next_box = _moved_box(track, raw_anchor, spread) if carried else region.box
         roll = face_finder.roll_of(points) if carried else region.roll
         tracks.append(Track(box=next_box, lips=lips.astype(np.float32), anchor=raw_anchor, spread=max(spread, 1e-3),
-                            thumb=thumbnail(rgb, next_box), misses=misses, since_confirm=since_confirm, roll=roll))
+                            thumb=thumbnail(rgb, next_box), misses=misses, since_confirm=since_confirm, roll=roll,
+                            before=(track.lips, track.mask_edge) if track is not None and track.mask_edge else None))
     since_full = 0 if full else state.since_full + 1
     return found_faces, TrackState(width=width, height=height, since_full=since_full, tracks=tracks[:MAX_TRACKS]), full
+
+
+def keep_mask_edges(state: TrackState, regions) -> None:
+    """Keep in ``state`` where this frame's lip masks put their edges (``regions``: lipstick.TintedRegion,
+    each of the face with the index of its track), for the next frame's masks to start from."""
+    for region in regions:
+        if region.face < len(state.tracks):
+            state.tracks[region.face].mask_edge = region.edge
 
 
 def _without_duplicates(pairs):

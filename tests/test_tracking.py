@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from chalicelib import faces, options, pipeline, tracking
+from chalicelib import faces, lipmask, options, pipeline, tracking
 from chalicelib import settings as settings_module
 from tests.conftest import JPEG_HEADERS, VIDEO, decode, jpeg_bytes, read
 
@@ -32,6 +32,23 @@ def test_state_round_trip_is_compact_and_signed(settings, tom_rgb):
     assert back.tracks[0].box == state.tracks[0].box
     assert np.abs(back.tracks[0].lips - state.tracks[0].lips).max() < 0.05
     assert np.array_equal(back.tracks[0].thumb, state.tracks[0].thumb)
+
+
+def test_the_state_carries_where_each_lip_mask_put_its_edge(settings, tom_rgb):
+    """A tint answer's state keeps each face's lip mask edge (lipmask.Edge, about a hundred bytes): the next
+    frame's follow hands it, with the lip points it was drawn from, to that face's mask."""
+    opts = options.parse({"min_face": "100", "color": "B0303F", "intensity": "1"}, settings)
+    first = pipeline.tint_frame(jpeg_bytes(tom_rgb), "image/jpeg", opts, settings)
+    assert len(first.track_state) < 450
+    state = tracking.decode(first.track_state, settings, tom_rgb.shape[1], tom_rgb.shape[0])
+    edge = state.tracks[0].mask_edge
+    assert 20 < len(edge) < 256
+    _, following, _ = frame_state(settings, tom_rgb, state, min_face=100)
+    lips, carried = following.tracks[0].before
+    assert carried == edge and np.abs(lips - state.tracks[0].lips).max() == 0
+    assert lipmask.Edge.unpack(lipmask.LipContour.of_68(lips), carried) is not None
+    assert following.tracks[0].mask_edge == b""           # until this frame's mask (keep_mask_edges) sets it
+    assert frame_state(settings, tom_rgb, None, min_face=100)[1].tracks[0].before is None   # a new face: none
 
 
 def test_forged_corrupted_or_foreign_states_are_ignored(settings, tom_rgb):
