@@ -11,7 +11,8 @@ Prints, each figure beside today's (the 12-point polygon mask feathered inward a
 - the fine lightness detail kept (satin, intensity 1), matte's fine detail against satin's, gloss's
   highlights (97th percentile of L* minus its median) against satin's, and the gloss's frame-to-frame
   change on steady close-up frames against satin's (flicker);
-- the mask edge's frame-to-frame movement on steady frames of the clip's close-up;
+- the mask edge's frame-to-frame movement on steady frames of the clip's close-up, tinted as the API
+  tints video (each frame with the previous answer's tracking state, which carries the masks' edges);
 - the tint step's time per face, faces scaled to 200 px wide.
 
 With ``--mesh``, instead: lip masks from MediaPipe's face mesh (bench/facemesh.py; the service does not run
@@ -36,7 +37,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.frame_api import DATA, clip_frames  # noqa: E402
-from chalicelib import faces, lipmask, lipstick, tracking  # noqa: E402
+from chalicelib import faces, lipmask, lipstick, settings, tracking  # noqa: E402
 from chalicelib.colour import ciede2000, lab_to_rgb, rgb_to_lab  # noqa: E402
 
 SHADES = [("nude", "B86F6A"), ("coral", "E0604F"), ("pink", "C95B7C"), ("red", "B0303F"), ("berry", "8E2043"),
@@ -222,7 +223,8 @@ def finish_figures(face_set, color, finish, shimmer=0.0):
 
 def steady_pairs(frames):
     """Consecutive close-up frames with one followed face whose raw lip points barely move (< 1% of the
-    face width, as bench/tracking.py): (rgb_a, points_a, rgb_b, points_b, face width), smoothed points."""
+    face width, as bench/tracking.py): (rgb_a, points_a, rgb_b, points_b, face width), smoothed points;
+    for masks made frame by frame (--mesh)."""
     raw_state = smooth_state = None
     previous = None
     pairs = []
@@ -239,35 +241,94 @@ def steady_pairs(frames):
     return pairs
 
 
+def close_up_video(frames, finish: str = "satin") -> list[tuple | None]:
+    """The close-up tinted (berry red, intensity 1) as the API tints video: each frame's face followed
+    with the previous answer's state (encoded, signed and decoded again), the lips tinted starting from
+    the edges their masks had, which the state keeps (pipeline.tint_frame's steps). Per frame with one
+    face: (frame, tinted frame, full-frame mask weight, smoothed points, raw points (followed without
+    smoothing, to find the steady frames), face width, the smoothed points when the state is kept in memory
+    instead (not rounded: bench/realism.py measured today's mask on those before)); None for the others."""
+    config = settings.get()
+    token, raw_state, kept_state, out = None, None, None, []
+    for i in CLOSE_UP:
+        rgb = cv2.cvtColor(frames[i], cv2.COLOR_BGR2RGB)
+        raw, raw_state, _ = tracking.follow(rgb, raw_state, 40, MODEL, smoothing=False)
+        kept, kept_state, _ = tracking.follow(rgb, kept_state, 40, MODEL)
+        state = tracking.decode(token, config, rgb.shape[1], rgb.shape[0])
+        found, state, _ = tracking.follow(rgb, state, 40, MODEL)
+        tinted = rgb.copy()
+        regions = lipstick.apply(tinted, [face.points for face in found], (176, 48, 63), 1.0, finish=finish,
+                                 before=[track.before for track in state.tracks])
+        tracking.keep_mask_edges(state, regions)
+        token = tracking.encode(state, config)
+        one = len(raw) == 1 == len(found) == len(kept)      # (a mouth with no lips left has no region)
+        weight = full_mask(regions[0], rgb.shape) if regions else np.zeros(rgb.shape[:2], np.float32)
+        out.append((rgb, tinted, weight, found[0].points, raw[0].points, found[0].box[2], kept[0].points)
+                   if one else None)
+    return out
+
+
+def steady(video) -> list[tuple[int, int]]:
+    """Consecutive frames of ``close_up_video`` whose raw lip points move less than 1% of the face width."""
+    return [(k - 1, k) for k in range(1, len(video)) if video[k] and video[k - 1] and
+            float(np.linalg.norm(video[k][4][48:68] - video[k - 1][4][48:68], axis=1).mean()) / video[k][5] < 0.01]
+
+
+def edge_move(a: np.ndarray, b: np.ndarray, width: float) -> tuple[float, float]:
+    """How far a mask's edge moved between two frames, in % of the face width: the area between the two
+    masks (sum of |difference|) over the edge's length, taken as the perimeter of the first mask's largest
+    part (>= 0.5; the figure quoted since the issue was filed), and over the masks' whole edge (the total
+    variation of their weight, both frames' mean: the mouth's opening and small parts count too)."""
+    moved = float(np.abs(a - b).sum())
+    hard = (a >= 0.5).astype(np.uint8)
+    parts = cv2.findContours(hard, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)[0]
+    perimeter = max(float(cv2.arcLength(max(parts, key=cv2.contourArea), True)), 1.0) if parts else 1.0
+
+    def edge_length(weight):
+        gy, gx = np.gradient(weight.astype(np.float64))
+        return float(np.hypot(gx, gy).sum())
+    whole = max((edge_length(a) + edge_length(b)) / 2, 1.0)
+    return moved / perimeter / width * 100, moved / whole / width * 100
+
+
 def edge_moves(pairs, tint) -> list[float]:
-    """The mask edge's frame-to-frame movement on each steady pair, in % of the face width: the area
-    between the two masks (sum of |difference|) over the edge's length (perimeter)."""
+    """The mask edge's frame-to-frame movement on each steady pair (``steady_pairs``), in % of the face
+    width (``edge_move``'s first figure)."""
     moves = []
     for rgb_a, pts_a, rgb_b, pts_b, width in pairs:
         (ra,) = tint(rgb_a.copy(), [pts_a], (176, 48, 63), 1.0)
         (rb,) = tint(rgb_b.copy(), [pts_b], (176, 48, 63), 1.0)
-        a, b = full_mask(ra, rgb_a.shape), full_mask(rb, rgb_b.shape)
-        hard = (a >= 0.5).astype(np.uint8)
-        perimeter = max(float(cv2.arcLength(max(cv2.findContours(hard, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)[0],
-                                                    key=cv2.contourArea), True)), 1.0)
-        moves.append(float(np.abs(a - b).sum()) / perimeter / width * 100)
+        moves.append(edge_move(full_mask(ra, rgb_a.shape), full_mask(rb, rgb_b.shape), width)[0])
     return moves
 
 
-def edge_jitter(pairs, tint) -> float:
-    """Mean frame-to-frame movement of the mask's edge over steady pairs, in % of the face width."""
-    return float(np.mean(edge_moves(pairs, tint)))
+def video_edge_moves(video, pairs) -> dict[str, np.ndarray]:
+    """``edge_move`` (both figures, per steady pair) of the API's masks in video, of today's polygon mask on
+    the same smoothed points ("today") and on the points smoothed with the state in memory ("today, in
+    memory": its hard edge flips whole pixels when a point sits on a pixel's centre line, and the state's
+    rounding of the points, a few thousandths of a pixel, decides which), and of the new mask made frame by
+    frame (without the previous frame's edge)."""
+    def polygon(k, points):
+        rgb = video[k][0]
+        (region,) = polygon_tint(rgb.copy(), [video[k][points]], (176, 48, 63), 1.0)
+        return full_mask(region, rgb.shape)
+
+    def alone(k):
+        return full_weight(video[k][0], lipmask.find(video[k][0], video[k][3]))
+    return {"today": np.array([edge_move(polygon(a, 3), polygon(b, 3), video[b][5]) for a, b in pairs]),
+            "today, in memory": np.array([edge_move(polygon(a, 6), polygon(b, 6), video[b][5]) for a, b in pairs]),
+            "new": np.array([edge_move(video[a][2], video[b][2], video[b][5]) for a, b in pairs]),
+            "new, frame by frame": np.array([edge_move(alone(a), alone(b), video[b][5]) for a, b in pairs])}
 
 
-def highlight_flicker(pairs, finish) -> float:
+def highlight_flicker(video, pairs) -> float:
     """Mean |frame-to-frame change| of the tinted lips' L* on steady pairs (both masks' common part)."""
     changes = []
-    for rgb_a, pts_a, rgb_b, pts_b, _ in pairs:
-        out_a, out_b = rgb_a.copy(), rgb_b.copy()
-        (ra,) = new_tint(out_a, [pts_a], (176, 48, 63), 1.0, finish=finish)
-        (rb,) = new_tint(out_b, [pts_b], (176, 48, 63), 1.0, finish=finish)
-        both = (full_mask(ra, rgb_a.shape) >= 0.99) & (full_mask(rb, rgb_b.shape) >= 0.99)
-        changes.append(float(np.abs(rgb_to_lab(out_a[both])[:, 0] - rgb_to_lab(out_b[both])[:, 0]).mean()))
+    for a, b in pairs:
+        both = (video[a][2] >= 0.99) & (video[b][2] >= 0.99)
+        if not both.any():
+            continue
+        changes.append(float(np.abs(rgb_to_lab(video[a][1][both])[:, 0] - rgb_to_lab(video[b][1][both])[:, 0]).mean()))
     return float(np.mean(changes))
 
 
@@ -342,7 +403,7 @@ def mesh_masks(folder: pathlib.Path):
 
 
 def as_tint(mask):
-    """A mask function as ``mask_figures``' and ``edge_jitter``'s tint (only the mask is used)."""
+    """A mask function as ``mask_figures``' and ``edge_moves``' tint (only the mask is used)."""
     def tint(rgb, faces_points, color, intensity):
         regions = []
         for points in faces_points:
@@ -444,12 +505,19 @@ def main() -> None:
               f"{100 * (1 - matte[:, 1].mean() / satin[:, 1].mean()):.0f}% below satin's; gloss P97-median of L* "
               f"{gloss[:, 2].mean():.1f} vs satin {satin[:, 2].mean():.1f} (+{100 * (gloss[:, 2].mean() / satin[:, 2].mean() - 1):.0f}%)")
 
-    pairs = steady_pairs(frames)
-    print(f"\nvideo, {len(pairs)} steady pairs of close-up frames (smoothed lip points):")
-    print("  mask edge movement frame to frame: " + ", ".join(
-        f"{n} {edge_jitter(pairs, tint):.3f}% of the face width" for n, tint in TINTS))
-    print(f"  lips' L* change frame to frame: satin {highlight_flicker(pairs, 'satin'):.2f}, "
-          f"gloss {highlight_flicker(pairs, 'gloss'):.2f}")
+    video = close_up_video(frames)
+    pairs = steady(video)
+    moves = video_edge_moves(video, pairs)
+    print(f"\nvideo, {len(pairs)} steady pairs of close-up frames, tinted as the API tints video (with the state):")
+    for k, label in enumerate(("mask edge movement frame to frame (largest part's perimeter)",
+                               "the same over the masks' whole edge (opening and small parts too)")):
+        print(f"  {label}, % of the face width, mean / median: " + ", ".join(
+            f"{n} {figures[:, k].mean():.3f} / {np.median(figures[:, k]):.3f}" for n, figures in moves.items()))
+    worst = int(np.argmax(moves["new"][:, 0]))
+    print(f"  largest move, new: {moves['new'][worst, 0]:.3f}% (frames {CLOSE_UP[pairs[worst][0]]}-"
+          f"{CLOSE_UP[pairs[worst][1]]}; today there {moves['today'][worst, 0]:.3f}%)")
+    print(f"  lips' L* change frame to frame: satin {highlight_flicker(video, pairs):.2f}, "
+          f"gloss {highlight_flicker(close_up_video(frames, 'gloss'), pairs):.2f}")
 
     inputs = faces_at_200(labelled)
     today = time_per_face(inputs, polygon_tint, args.repeat)

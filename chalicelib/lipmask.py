@@ -98,10 +98,8 @@ class LipContour:
     @classmethod
     def of_68(cls, points: np.ndarray) -> "LipContour":
         """The lips of the 68 ``points`` (or of their 20 lip points alone, 48..67)."""
-        p = points.astype(np.float64)
-        if len(p) == 20:
-            p = np.concatenate([np.full((48, 2), np.nan), p])
-        return cls(p[_UPPER_68], p[_LOWER_68], p[_TOP_68], p[_BOTTOM_68])
+        p, at = points.astype(np.float64), 48 if len(points) == 20 else 0
+        return cls(p[_UPPER_68[at]], p[_LOWER_68[at]], p[_TOP_68[at]], p[_BOTTOM_68[at]])
 
     @property
     def outer(self) -> np.ndarray:
@@ -161,6 +159,9 @@ class Edge:
 # the 68-point scheme's lips (iBUG 300-W): outer 48..59, opening 60..67, corners 48 and 54 (60 and 64)
 _UPPER_68, _LOWER_68 = [48, 49, 50, 51, 52, 53, 54], [54, 55, 56, 57, 58, 59, 48]
 _TOP_68, _BOTTOM_68 = [60, 61, 62, 63, 64], [64, 65, 66, 67, 60]
+# ... indexed from point 0 (all 68 points given) or from point 48 (only the lips')
+_UPPER_68, _LOWER_68, _TOP_68, _BOTTOM_68 = ({0: np.array(c), 48: np.array(c) - 48}
+                                            for c in (_UPPER_68, _LOWER_68, _TOP_68, _BOTTOM_68))
 _OUTER_SEGMENTS_68 = 12
 
 
@@ -198,14 +199,15 @@ def outline_samples(mouth_width: float, segments: int = _OUTER_SEGMENTS_68) -> i
     return max(2, round(per_68 * _OUTER_SEGMENTS_68 / segments))
 
 
-def outlines(contour: LipContour, samples: int) -> tuple[np.ndarray, np.ndarray]:
+def outlines(contour: LipContour, samples: int, opening: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """The lips' outer outline and the mouth's opening as closed smooth curves (frame coordinates),
     ``samples`` points for each stretch between two landmarks; the outline starts at the upper lip's
-    first corner and reaches the other corner at ``samples * (len(contour.upper) - 1)``."""
-    chains = (contour.upper, contour.lower, contour.opening_top, contour.opening_bottom)
+    first corner and reaches the other corner at ``samples * (len(contour.upper) - 1)``. Without
+    ``opening``, the outline alone (and None)."""
+    chains = (contour.upper, contour.lower) + ((contour.opening_top, contour.opening_bottom) if opening else ())
     curve = catmull_rom(np.concatenate([_quads(c) for c in chains]), samples)
     outer = samples * (len(contour.upper) + len(contour.lower) - 2)
-    return curve[:outer], curve[outer:]
+    return curve[:outer], curve[outer:] if opening else None
 
 
 def _normals(curve: np.ndarray) -> np.ndarray:
@@ -523,7 +525,7 @@ def _steadied(moves, curves, normals, before: Edge, samples: int, origin: np.nda
     two (``_toward``), so noise-sized changes are damped and real movement is followed at once: the edge
     trails its own place by at most STEADY_SPAN * (1 - STEADY_FROM)^2 / 4 reaches, at a speed of about
     half a reach a frame."""
-    was_curves = outlines(before.contour, samples)
+    was_curves = outlines(before.contour, samples, opening=moves[1] is not None and before.opening is not None)
     out = []
     for m, curve, normal, was_curve, was_knots in zip(moves, curves, normals, was_curves,
                                                       (before.outline, before.opening)):
