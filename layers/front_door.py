@@ -117,12 +117,8 @@ def deploy_rest(aws, name: str, function_arn: str, region: str, api_stage: str, 
     or brought in step with the app on every run, then deployed to the stage."""
     app = chalice_app()
     gw = aws["apigateway"]
-    api_id = state.get("api_id")
-    if api_id:
-        try:
-            gw.get_rest_api(restApiId=api_id)
-        except gw.exceptions.NotFoundException:
-            api_id = None
+    api_id = _recorded_if_there(state, "api_id", lambda i: gw.get_rest_api(restApiId=i),
+                                gw.exceptions.NotFoundException)
     if not api_id:
         api_id = gw.create_rest_api(name=name, endpointConfiguration={"types": ["REGIONAL"]})["id"]
     uri = f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{function_arn}/invocations"
@@ -137,17 +133,27 @@ def deploy_rest(aws, name: str, function_arn: str, region: str, api_stage: str, 
 
 
 def ensure_usage_plan(apigateway, name: str, api_id: str, api_stage: str, state: dict) -> str:
-    plan_id = state.get("usage_plan_id")
+    plan_id = _recorded_if_there(state, "usage_plan_id", lambda i: apigateway.get_usage_plan(usagePlanId=i),
+                                 apigateway.exceptions.NotFoundException)
     if plan_id:
-        try:
-            apigateway.get_usage_plan(usagePlanId=plan_id)
-            return plan_id
-        except apigateway.exceptions.NotFoundException:
-            pass
+        return plan_id
     plan = apigateway.create_usage_plan(
         name=name, description="tintcam per-key throttling (quotas are exact in the app)",
         apiStages=[{"apiId": api_id, "stage": api_stage}], throttle=USAGE_PLAN_THROTTLE)
     return plan["id"]
+
+
+def _recorded_if_there(state: dict, key: str, get, gone) -> str | None:
+    """The id the deploy state keeps under ``key`` if that resource still exists (``get`` raises ``gone``
+    when it does not), else None: a second run updates in place, and one deleted by hand is made again."""
+    recorded = state.get(key)
+    if not recorded:
+        return None
+    try:
+        get(recorded)
+    except gone:
+        return None
+    return recorded
 
 
 def _delete_recorded(state: dict, key: str, delete, gone) -> None:
@@ -177,12 +183,7 @@ def deploy_http(aws, name: str, function_arn: str, region: str, state: dict) -> 
     """An HTTP API: payload format 1.0 Lambda proxy integration, the app's routes, a throttled $default
     stage; updated in place on a second run."""
     gw = aws["apigatewayv2"]
-    api_id = state.get("http_api_id")
-    if api_id:
-        try:
-            gw.get_api(ApiId=api_id)
-        except gw.exceptions.NotFoundException:
-            api_id = None
+    api_id = _recorded_if_there(state, "http_api_id", lambda i: gw.get_api(ApiId=i), gw.exceptions.NotFoundException)
     if not api_id:
         api_id = gw.create_api(Name=name, ProtocolType="HTTP",
                                Description="tintcam frame API (the app checks the API keys)")["ApiId"]
