@@ -10,6 +10,7 @@ status, bytes, server time) are not stored: the meter writes them to the log (``
 """
 from __future__ import annotations
 
+import functools
 import os
 import random
 import sqlite3
@@ -143,6 +144,7 @@ class SQLiteStore(MeterStore):
         self.path = path
         self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
+        self._next_purge = 0.0  # when expired Idempotency-Keys are next deleted
         folder = os.path.dirname(os.path.abspath(path))
         try:
             os.makedirs(folder, exist_ok=True)
@@ -168,38 +170,48 @@ class SQLiteStore(MeterStore):
         return conn
 
     class _Tx:
-        def __init__(self, store: "SQLiteStore", write: bool) -> None:
-            self.store, self.write = store, write
+        """A transaction (``begin``: BEGIN or BEGIN IMMEDIATE), or with ``begin=None`` statements that are
+        each their own transaction (SQLite's autocommit); SQLite errors become StoreUnavailable and drop the
+        connection."""
+
+        def __init__(self, store: "SQLiteStore", begin: str | None) -> None:
+            self.store, self.begin = store, begin
 
         def __enter__(self) -> sqlite3.Connection:
             try:
                 self.conn = self.store._conn()
-                self.conn.execute("BEGIN IMMEDIATE" if self.write else "BEGIN")
+                if self.begin:
+                    self.conn.execute(self.begin)
             except sqlite3.Error as exc:
                 self.store._local.conn = None
                 raise StoreUnavailable(f"the meter store is unavailable: {exc}") from None
             return self.conn
 
         def __exit__(self, kind, exc, tb) -> bool:
-            try:
-                self.conn.execute("COMMIT" if kind is None else "ROLLBACK")
-            except sqlite3.Error as err:
+            if self.begin:
                 try:
-                    self.conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
-                self.store._local.conn = None
-                raise StoreUnavailable(f"the meter store could not be written: {err}") from None
+                    self.conn.execute("COMMIT" if kind is None else "ROLLBACK")
+                except sqlite3.Error as err:
+                    try:
+                        self.conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                    self.store._local.conn = None
+                    raise StoreUnavailable(f"the meter store could not be written: {err}") from None
             if isinstance(exc, sqlite3.Error):
                 self.store._local.conn = None
                 raise StoreUnavailable(f"the meter store is unavailable: {exc}") from None
             return False
 
     def _write(self):
-        return self._Tx(self, write=True)
+        return self._Tx(self, "BEGIN IMMEDIATE")
 
     def _read(self):
-        return self._Tx(self, write=False)
+        return self._Tx(self, "BEGIN")
+
+    def _statement(self):
+        """One statement, atomic on its own: no BEGIN/COMMIT round trips around it."""
+        return self._Tx(self, None)
 
     @staticmethod
     def _key(row) -> KeyRecord:
@@ -249,24 +261,50 @@ class SQLiteStore(MeterStore):
 
     def record(self, event: FrameEvent, quota: int | None, idempotency_key: str | None,
                expires: float) -> Written:
+        """Without an Idempotency-Key a frame is one statement (``_count``), atomic on its own; with one,
+        a transaction: the replay check, the count and the Idempotency-Key (expired ones are deleted
+        there, at most once a minute per process)."""
+        if not idempotency_key:
+            with self._statement() as db:
+                return self._count(db, event, quota)
         now = time.time()
         with self._write() as db:
-            if idempotency_key and self._seen(db, event.key_id, idempotency_key, now):
+            if self._seen(db, event.key_id, idempotency_key, now):
                 return Written(REPLAY, self._charged(db, event.key_id, event.month))
-            outcome = COUNTED
-            if event.charged and quota is not None and self._charged(db, event.key_id, event.month) >= quota:
-                event, outcome = event.refused(), OVER_QUOTA
-            inc = event.increments()
-            db.execute(f"INSERT INTO months (key_id, month, {', '.join(inc)}) VALUES (?, ?, "
-                       f"{', '.join('?' * len(inc))}) ON CONFLICT (key_id, month) DO UPDATE SET "
-                       + ", ".join(f"{c} = {c} + excluded.{c}" for c in inc),
-                       (event.key_id, event.month, *inc.values()))
-            if idempotency_key and outcome == COUNTED:
+            written = self._count(db, event, quota)
+            if written.outcome == COUNTED:
                 db.execute("INSERT OR REPLACE INTO idempotency VALUES (?, ?, ?)",
                            (event.key_id, idempotency_key, expires))
-            if int(now) % 64 == 0:
+            if now >= self._next_purge:
                 db.execute("DELETE FROM idempotency WHERE expires < ?", (now,))
-            return Written(outcome, self._charged(db, event.key_id, event.month))
+                self._next_purge = now + 60
+            return written
+
+    @staticmethod
+    def _count(db, event: FrameEvent, quota: int | None) -> Written:
+        """Add the frame to its month record in one upsert that returns the month's charged frames. A
+        charged frame with a quota updates the record only while its charged frames are under the quota;
+        when it does not (nothing returned), the frame is recorded as refused instead (OVER_QUOTA)."""
+        limited = event.charged and quota is not None
+        if not limited or quota > 0:
+            inc = event.increments()
+            rows = db.execute(_upsert(tuple(inc), limited),
+                              (event.key_id, event.month, *inc.values(), *((quota,) if limited else ()))).fetchall()
+            if rows:
+                return Written(COUNTED, rows[0][0])
+        refused = event.refused()
+        inc = refused.increments()
+        rows = db.execute(_upsert(tuple(inc), False), (refused.key_id, refused.month, *inc.values())).fetchall()
+        return Written(OVER_QUOTA, rows[0][0])
+
+
+@functools.lru_cache(maxsize=256)
+def _upsert(columns: tuple[str, ...], limited: bool) -> str:
+    """The month record's upsert adding ``columns``, returning its charged frames; ``limited``: the update
+    happens only while ``charged`` is under the quota (the statement's last parameter)."""
+    return (f"INSERT INTO months (key_id, month, {', '.join(columns)}) VALUES (?, ?, {', '.join('?' * len(columns))})"
+            f" ON CONFLICT (key_id, month) DO UPDATE SET {', '.join(f'{c} = {c} + excluded.{c}' for c in columns)}"
+            + (" WHERE months.charged < ?" if limited else "") + " RETURNING charged")
 
 
 def _carry_over_first_layout(db) -> None:

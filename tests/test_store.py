@@ -217,6 +217,29 @@ def test_the_store_grows_with_keys_and_months_not_frames(store):
     assert stored(store) == {"key": 2, "month": 4, "idempotency": 1}
 
 
+def test_sqlite_expired_idempotency_keys_are_deleted_at_most_once_a_minute(tmp_path):
+    store = make_store("sqlite", tmp_path)
+    store.add_key(key(1))
+    store.record(frame(), 100, "gone", time.time() - 1)        # the first write with a key deletes expired ones
+    assert stored(store)["idempotency"] == 0
+    store.record(frame(), 100, "expired-too", time.time() - 1)
+    assert stored(store)["idempotency"] == 1                    # not again within the minute
+    store._next_purge = 0.0                                     # a minute later
+    store.record(frame(), 100, "fresh", time.time() + 60)
+    assert stored(store)["idempotency"] == 1
+    assert store.seen("key_1", "fresh", time.time())
+    assert store.totals("key_1", "2026-11").charged == 3
+
+
+def test_sqlite_charged_frame_with_no_quota_left_is_refused(tmp_path):
+    store = make_store("sqlite", tmp_path)
+    store.add_key(key(1))
+    assert (store.record(frame(), 0, None, 0).outcome, store.record(frame(), None, None, 0).outcome) \
+        == (OVER_QUOTA, COUNTED)                                # quota None: not limited here
+    month = store.totals("key_1", "2026-11")
+    assert (month.requests, month.charged, month.not_charged) == (2, 1, 1)
+
+
 @pytest.fixture
 def dynamo(moto):
     return make_store("dynamodb", None, moto, f"meter-units-{time.time_ns()}")
