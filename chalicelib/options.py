@@ -1,6 +1,7 @@
 """Query parameters come through an allow-list into one small typed object, validated once."""
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -52,8 +53,15 @@ def _number(params: Mapping[str, str], name: str, kind, default, low, high):
 
 def parse(params: Mapping[str, str] | None, settings: Settings,
           allowed: tuple[str, ...] = ALLOWED) -> TintOptions:
-    """Validate the query string of a frame request into ``TintOptions``; unknown names are refused."""
-    params = params or {}
+    """Validate the query string of a frame request into ``TintOptions``; unknown names are refused.
+    A video's frames all send the same query: its options are parsed once (a query that is refused is
+    not remembered, and is refused again each time)."""
+    return _parse(tuple((params or {}).items()), settings, allowed)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse(items: tuple[tuple[str, str], ...], settings: Settings, allowed: tuple[str, ...]) -> TintOptions:
+    params = dict(items)
     for name in params:
         if name not in allowed:
             raise BadParameter(f"unknown parameter {name[:40]!r}; allowed: {', '.join(allowed)}", param=name[:40])

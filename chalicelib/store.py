@@ -77,11 +77,11 @@ class FrameEvent:
 
     @property
     def month(self) -> str:
-        return self.at.strftime("%Y-%m")
+        return f"{self.at.year:04d}-{self.at.month:02d}"   # as strftime("%Y-%m"), at a fraction of its cost
 
     @property
     def day(self) -> str:
-        return self.at.strftime("%d")
+        return f"{self.at.day:02d}"
 
     def refused(self) -> "FrameEvent":
         """This frame as refused for the quota: recorded with status 429, not charged, no answer sent."""

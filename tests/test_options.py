@@ -58,3 +58,14 @@ def test_finishes_and_shimmer(settings, finish):
     with pytest.raises(BadParameter) as err:
         options.parse({"finish": finish}, settings, allowed=("min_face",))   # landmarks take no look
     assert err.value.param == "finish"
+
+
+def test_a_video_query_is_parsed_once_and_a_refused_one_every_time(settings):
+    query = {"color": "#123456", "intensity": "0.4"}
+    first = options.parse(query, settings)
+    assert options.parse(dict(query), settings) is first       # the next frame of the video: remembered
+    with pytest.raises(BadParameter):
+        options.parse(query, settings, allowed=("min_face",))   # the allow-list is part of what is remembered
+    for _ in range(2):
+        with pytest.raises(BadParameter):
+            options.parse({"intensity": "2"}, settings)
