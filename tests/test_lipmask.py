@@ -92,6 +92,22 @@ def test_outline_is_smooth_and_passes_through_the_points():
         assert max(a for i, a in enumerate(turn) if i not in corners) < 20  # elsewhere it bends smoothly
 
 
+@pytest.mark.parametrize("shift", [0.0, 0.125, 0.3, 0.5, 0.75])
+def test_the_fill_covers_what_the_curve_encloses_on_every_side(shift):
+    """Coverage is the area inside the curve: no side gets an extra row or column of samples (Pillow
+    fills the samples that a polygon's left and top edges touch, inside or not)."""
+    square = np.array([[10, 10], [20, 10], [20, 20], [10, 20]], np.float64) + shift
+    covered = lipmask.fill(square, (30, 30))
+    assert covered.sum() == pytest.approx(100.0, abs=0.15)
+    assert covered[15, :15].sum() == pytest.approx(14.5 - 10 - shift, abs=0.13)      # left edge
+    assert covered[15, 15:].sum() == pytest.approx(20 + shift - 14.5, abs=0.13)      # right edge
+    assert covered[:15, 15].sum() == pytest.approx(14.5 - 10 - shift, abs=0.13)      # top edge
+    assert covered[15:, 15].sum() == pytest.approx(20 + shift - 14.5, abs=0.13)      # bottom edge
+    t = np.linspace(0, 2 * np.pi, 400, endpoint=False)
+    disc = np.stack([15.3 + 7.3 * np.cos(t), 14.8 + 7.3 * np.sin(t)], axis=1)
+    assert lipmask.fill(disc, (30, 30)).sum() == pytest.approx(np.pi * 7.3 ** 2, rel=0.005)
+
+
 def test_snaps_to_the_lips_colour_edge():
     rgb, truth, _, _ = synthetic()
     points = landmarks(grow=2.5)              # the points sit 2.5 px off the lips' edge, outward
