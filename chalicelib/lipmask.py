@@ -10,13 +10,15 @@ polygon cuts corners and misses the lips' curve. Those points, or another landma
    normals (inside against outside), as a linear discriminant in L*a*b*; it has a say in the edge as
    far as it tells them apart (none below MIN_SEPARATION, all from SURE_SEPARATION, gradually between);
 3. ``snap``: every outline point moves along its normal, a few pixels at most, to where the lip colour
-   ends (the best split of the colour evidence, with a cost for moving away from the landmarks), and
-   the moves are smoothed along the outline, so the edge stays a smooth curve; when the mouth is open,
+   ends (the best split of the colour evidence, with a cost for moving away from the landmarks): halfway
+   between the lips' colour just inside and the skin's just outside that point (``_Profile``), where a
+   blurred step is halfway up, so pale lips, or lips lit more on one side of the mouth, are followed to
+   their own edge; the moves are smoothed along the outline, so the edge stays a smooth curve; when the mouth is open,
    its opening is snapped the same way against the teeth and the mouth's inside (the opening counts in
    part while it is barely open, so the mask does not jump when the lips part);
-4. ``with_soft_edge``: the snapped lips filled with 4x4 supersampling (an anti-aliased, sub-pixel edge)
-   with a soft edge outward as far as the lips' own colour goes on along each normal (never onto skin,
-   teeth or a moustache), the open mouth cut out.
+4. ``with_soft_edge``: the snapped lips filled with 4x4 supersampling (an anti-aliased, sub-pixel edge,
+   exact on every side) with a soft edge outward as far as the lips' own colour goes on along each
+   normal (never onto skin, teeth or a moustache), the open mouth cut out.
 
 In video, ``find`` takes the previous frame's ``Edge`` (kept in the tracking state): each edge point
 moves from where that edge lies toward its own snapped place by a share that grows with the distance,
@@ -27,6 +29,7 @@ Numpy and Pillow only (they ship to Lambda); a 200 px face costs about a millise
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -38,12 +41,15 @@ from .colour import rgb_to_lab
 SUPERSAMPLE = 4          # the fill's sub-pixel grid (4 x 4 samples a pixel)
 REACH = 0.04             # how far the colour may move the outline, in mouth widths (3.6 px on a 90 px mouth)
 SPACING = 20.0           # outline points between two of the 68 points: one per SPACING px of mouth width
-LIP_SIDE = 0.44          # the lip edge: where the colour is this far from the skin's toward the lips'
-LIPNESS_FROM = 0.15      # how much a colour is the lips' own: from nothing at this colour score to all at LIP_SIDE
+EDGE = 0.5               # the lip edge: where the colour is this far from the skin's toward the lips' (around it)
+LIP_SIDE = 0.44          # how much a colour is the lips' own (the soft edge): all from this far (as EDGE) ...
+LIPNESS_FROM = 0.15      # ... nothing below this
 SOFT_EDGE_PX = 2         # the soft edge goes outward as far as the lips' own colour goes on, up to this (px) ...
 SOFT_EDGE_WEIGHT = 0.75  # ... at this weight over its inner SOFT_EDGE_INNER, half of it beyond
 SOFT_EDGE_INNER = 0.85
 EVIDENCE = 12.0          # colour evidence is clipped to +-EVIDENCE per sample
+PLATEAU_SMOOTH = 3.0     # the lips' and the skin's colour either side of the outline: smoothed along it
+LOCAL_CONTRAST = (0.2, 0.5)  # (samples), trusted from this difference (in lip-to-skin scores) to this
 STAY = 7.0               # the cost of moving the whole reach, in units of clipped evidence over the reach
 SMOOTH = 1.5             # smoothing of the moves along the outline, in samples (Gaussian sigma)
 OPEN_MOUTH = 0.035       # the mouth is open (teeth may show) when its opening is this tall, in mouth widths ...
@@ -165,12 +171,29 @@ _UPPER_68, _LOWER_68, _TOP_68, _BOTTOM_68 = ({0: np.array(c), 48: np.array(c) - 
 _OUTER_SEGMENTS_68 = 12
 
 
-def _quads(chain: np.ndarray) -> np.ndarray:
-    """A chain's Catmull-Rom segments (len - 1, 4, 2): each landmark with its neighbours, the chain's ends
-    reflected about its first and last point (so the mouth's corners stay sharp)."""
-    ext = np.concatenate([2 * chain[:1] - chain[1:2], chain, 2 * chain[-1:] - chain[-2:-1]])
-    n = len(chain) - 1
-    return np.stack([ext[0:n], ext[1:n + 1], ext[2:n + 2], ext[3:n + 3]], axis=1)
+def _all_quads(chains) -> np.ndarray:
+    """The chains' Catmull-Rom segments (segments, 4, 2), chain after chain: each landmark with its
+    neighbours, each chain's ends reflected about its first and last point (so the mouth's corners stay
+    sharp); gathered at once (cheaper than chain by chain)."""
+    points = np.concatenate(chains)
+    first, second, last, before_last, gather = _quad_index(tuple(len(c) for c in chains))
+    ends = np.concatenate([2 * points[first] - points[second], 2 * points[last] - points[before_last]])
+    return np.concatenate([points, ends])[gather]
+
+
+@functools.lru_cache(maxsize=16)
+def _quad_index(lengths: tuple[int, ...]):
+    """For chains of these lengths, concatenated: the indices of each chain's first two and last two
+    points (its ends are reflected about them), and where each segment's four control points are in the
+    points followed by the reflected starts and then the reflected ends."""
+    starts = np.cumsum((0,) + lengths[:-1])
+    total, count = sum(lengths), len(lengths)
+    gather = []
+    for k, (start, n) in enumerate(zip(starts, lengths)):
+        ext = [total + k] + list(range(start, start + n)) + [total + count + k]
+        gather += [ext[j:j + 4] for j in range(n - 1)]
+    ends = np.array([s + n - 1 for s, n in zip(starts, lengths)])
+    return starts, starts + 1, ends, ends - 1, np.array(gather)
 
 
 def catmull_rom(quads: np.ndarray, samples: int) -> np.ndarray:
@@ -205,7 +228,7 @@ def outlines(contour: LipContour, samples: int, opening: bool = True) -> tuple[n
     first corner and reaches the other corner at ``samples * (len(contour.upper) - 1)``. Without
     ``opening``, the outline alone (and None)."""
     chains = (contour.upper, contour.lower) + ((contour.opening_top, contour.opening_bottom) if opening else ())
-    curve = catmull_rom(np.concatenate([_quads(c) for c in chains]), samples)
+    curve = catmull_rom(_all_quads(chains), samples)
     outer = samples * (len(contour.upper) + len(contour.lower) - 2)
     return curve[:outer], curve[outer:] if opening else None
 
@@ -219,6 +242,15 @@ def _normals(curve: np.ndarray) -> np.ndarray:
     x, y = wrapped[1:, 0], wrapped[1:, 1]
     area = np.dot(x[:-1], y[1:]) - np.dot(x[1:], y[:-1])     # > 0: clockwise on screen (y down)
     return normal if area > 0 else -normal
+
+
+def _along(curve: np.ndarray, normal: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Points (n, k, 2) at ``offsets`` (k,) along each of the n ``normal``s from the ``curve``'s points
+    (one coordinate at a time: numpy broadcasts over a last axis of two slowly)."""
+    out = np.empty((len(curve), len(offsets), 2))
+    out[..., 0] = curve[:, 0:1] + normal[:, 0:1] * offsets
+    out[..., 1] = curve[:, 1:2] + normal[:, 1:2] * offsets
+    return out
 
 
 def _bilinear(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
@@ -290,6 +322,9 @@ def skin_model(lips: np.ndarray, skin: np.ndarray, least: float = MIN_SEPARATION
     return SkinModel(direction=direction.astype(np.float32), offset=float(mu_skin @ direction), separation=span)
 
 
+_ONES3 = np.ones(3, np.float32)
+
+
 class _Gaussian:
     def __init__(self, mean: np.ndarray, cov: np.ndarray) -> None:
         self.mean = mean.astype(np.float32)
@@ -299,7 +334,7 @@ class _Gaussian:
 
     def log_likelihood(self, x: np.ndarray) -> np.ndarray:
         d = x - self.mean
-        return -0.5 * ((d @ self.inverse * d).sum(axis=-1) + self.log_det)
+        return -0.5 * ((d @ self.inverse * d) @ _ONES3 + self.log_det)     # (a sum over a last axis of 3 costs more)
 
 
 @dataclass(frozen=True)
@@ -332,15 +367,20 @@ def mouth_model(lips: np.ndarray, inside: np.ndarray) -> MouthModel | None:
 
 _STEPS = np.linspace(-1.0, 1.0, 13)                       # samples along a normal, in reaches
 _SPLIT_AT = (_STEPS[:-1] + _STEPS[1:]) / 2                 # a split between two samples, in reaches
+PROFILE, _PER_REACH = 3, 6                 # the colour along a normal: +-3 reaches, 6 samples a reach (the
+_PROFILE = np.arange(-PROFILE * _PER_REACH, PROFILE * _PER_REACH + 1) / _PER_REACH   # snap's _STEPS among them)
+_ENDS = np.array([-1.5, -1.0, 1.0, 1.5])   # the lips' colour just inside an outline point, the skin's outside
+_END_COLUMNS = np.rint((_ENDS + PROFILE) * _PER_REACH).astype(np.intp)
 _STAY_COST = STAY * len(_STEPS) / 2 * np.append(_SPLIT_AT, 1.0) ** 2
 
 
 def snap(curve: np.ndarray, normal: np.ndarray, evidence_at, reach: float, lips_inside: bool) -> np.ndarray:
     """How far each point of a closed ``curve`` moves along its ``normal`` (px, at most ``reach``) to the
     best split of the colour evidence (``evidence_at(xy)``: > 0 for lips, < 0 against, at most
-    +-EVIDENCE), the moves smoothed along the curve. ``lips_inside``: the lips are inside the curve (the
-    outline) or outside it (the mouth's opening)."""
-    evidence = evidence_at(curve[:, None, :] + (reach * _STEPS)[None, :, None] * normal[:, None, :])
+    +-EVIDENCE; or the evidence itself at the curve's points + reach * _STEPS along the normals), the
+    moves smoothed along the curve. ``lips_inside``: the lips are inside the curve (the outline) or
+    outside it (the mouth's opening)."""
+    evidence = evidence_at(_along(curve, normal, reach * _STEPS)) if callable(evidence_at) else evidence_at
     if not lips_inside:
         evidence = evidence[:, ::-1]      # lips first, as for the outline
     # the split after sample j: evidence for lips up to j, against lips after it, minus the cost of moving
@@ -351,11 +391,23 @@ def snap(curve: np.ndarray, normal: np.ndarray, evidence_at, reach: float, lips_
 
 
 def _smooth_closed(values: np.ndarray, sigma: float) -> np.ndarray:
+    """``values`` (n,) or (n, k) along a closed curve, Gaussian-smoothed along it (``sigma`` in samples)."""
+    return _smoothing(len(values), sigma) @ values
+
+
+@functools.lru_cache(maxsize=64)
+def _smoothing(n: int, sigma: float) -> np.ndarray:
+    """The circular Gaussian smoothing of n values as a matrix (one product costs less than a convolution's
+    padding and call overhead)."""
     half = int(3 * sigma)
     kernel = np.exp(-0.5 * (np.arange(-half, half + 1) / sigma) ** 2)
     kernel /= kernel.sum()
-    wrapped = np.concatenate([values[-half:], values, values[:half]])
-    return np.convolve(wrapped, kernel, mode="valid")
+    matrix = np.zeros((n, n))
+    rows = np.arange(n)[:, None]
+    np.add.at(matrix, (np.broadcast_to(rows, (n, 2 * half + 1)), (rows + np.arange(-half, half + 1)) % n),
+              np.broadcast_to(kernel, (n, 2 * half + 1)))
+    matrix.setflags(write=False)
+    return matrix
 
 
 def fill(curve: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -366,12 +418,20 @@ def fill(curve: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def fill_levels(regions, shape: tuple[int, int]) -> np.ndarray:
     """The coverage of nested closed curves (outermost first), each region's samples at its own level
-    (0..1): one supersampled drawing, each sample at the level of the innermost curve around it."""
+    (0..1): one supersampled drawing over the curves' bounding box, each sample at the level of the
+    innermost curve around it."""
     s = SUPERSAMPLE
-    image = Image.new("L", (shape[1] * s, shape[0] * s), 0)
+    low, high = regions[0][0].min(axis=0), regions[0][0].max(axis=0)     # (the outermost curve's box)
+    x0, y0 = max(int(np.floor(low[0])) - 1, 0), max(int(np.floor(low[1])) - 1, 0)
+    x1, y1 = min(int(np.ceil(high[0])) + 2, shape[1]), min(int(np.ceil(high[1])) + 2, shape[0])
+    out = np.zeros(shape, np.float32)
+    if x1 <= x0 or y1 <= y0:
+        return out
+    image = Image.new("L", ((x1 - x0) * s, (y1 - y0) * s), 0)
     draw = ImageDraw.Draw(image)
+    shift = np.array([0.5 - 0.5 / s - x0, 0.5 - 0.5 / s - y0])
     for curve, level in regions:
-        draw.polygon([tuple(p) for p in ((curve + (0.5 - 0.5 / s)) * s).tolist()], fill=round(255 * level))
+        draw.polygon(((curve + shift) * s).ravel().tolist(), fill=round(255 * level))   # (x, y, x, y ...)
     # Pillow also fills the samples on a polygon's left and top edges that its outline passes within half
     # a sample of, inside or not: a column and a row of samples too many on those sides (1/s px: a 10 px
     # square covered 105 px, and the upper lip's edge is a top edge). Each sample keeps the least of
@@ -380,14 +440,17 @@ def fill_levels(regions, shape: tuple[int, int]) -> np.ndarray:
     exact = drawn.copy()
     np.minimum(exact[:, 1:], drawn[:, :-1], out=exact[:, 1:])
     np.minimum(exact[1:], drawn[:-1], out=exact[1:])
-    return np.asarray(Image.fromarray(exact).reduce(s), dtype=np.float32) * np.float32(1 / 255)
+    out[y0:y1, x0:x1] = np.asarray(Image.fromarray(exact).reduce(s), dtype=np.float32) * np.float32(1 / 255)
+    return out
 
 
-def soft_edge_widths(lipness: np.ndarray, curve: np.ndarray, normal: np.ndarray) -> np.ndarray:
+def soft_edge_widths(lipness, offsets: np.ndarray) -> np.ndarray:
     """How far outward of each point of the outline the lips' own colour goes on (px, up to SOFT_EDGE_PX):
-    the least ``lipness`` met so far, summed every half pixel outward, smoothed along the outline."""
+    the least ``lipness`` met so far, summed every half pixel outward, smoothed along the outline. The
+    outline lies ``offsets`` (px) along the normals from where the colour was sampled, and ``lipness``
+    gives how much the colour is the lips' own (0..1) at such offsets (n, k)."""
     steps = np.arange(1, 2 * SOFT_EDGE_PX + 1) * 0.5
-    seen = _bilinear(lipness, curve[:, None, :] + steps[None, :, None] * normal[:, None, :])
+    seen = lipness(offsets[:, None] + steps[None, :])
     return _smooth_closed(0.5 * np.minimum.accumulate(seen, axis=1).sum(axis=1), SMOOTH)
 
 
@@ -469,14 +532,15 @@ def find(rgb: np.ndarray, points: np.ndarray, contour: LipContour | None = None,
         lips = lips + moves[0][:, None] * normal
         if opening is not None:
             opening = opening + moves[1][:, None] * normals[1]
-        widths = _soft_edge(colour.lipness, lips, normal, grow, before, samples, reach)
+        widths = _soft_edge(colour.lipness, moves[0], grow, before, samples, reach)
         edge = Edge(contour, *(None if m is None else _knots(m, samples) / reach for m in moves),
                     rim=None if widths is None else _knots(widths, samples) / SOFT_EDGE_PX, openness=openness)
     weight = with_soft_edge(lips, normal, widths, lab.shape[:2])
     if opening is not None:
         weight *= 1 - openness * fill(opening, lab.shape[:2])
     if lips_lightness is not None and openness < 1:
-        weight *= 1 - (1 - openness) * _gap(lab[..., 0], inner, lips_lightness)
+        rows, cols, gap = _gap(lab[..., 0], inner, lips_lightness)
+        weight[rows, cols] *= 1 - (1 - openness) * gap
     if colour is not None:
         covered = in_front(lab, colour.lips_colour, colour.skin_colour, weight > 0)
         if covered is not None:
@@ -498,19 +562,19 @@ def _openness(contour: LipContour, before: Edge | None, reach: float) -> float:
     return before.openness + share * (now - before.openness)
 
 
-def _soft_edge(lipness: np.ndarray | None, lips: np.ndarray, normal: np.ndarray, grow: float,
-               before: Edge | None, samples: int, reach: float) -> np.ndarray | None:
+def _soft_edge(lipness, moves: np.ndarray, grow: float, before: Edge | None, samples: int,
+               reach: float) -> np.ndarray | None:
     """The soft edge's widths along the outline (px; None: no soft edge): as far as the lips' own colour
     goes on, ``grow`` at most; in video, from the previous frame's widths (``_toward``; toward nought when
     the colour has no say now)."""
-    widths = None if lipness is None else np.minimum(soft_edge_widths(lipness, lips, normal), grow)
+    widths = None if lipness is None else np.minimum(soft_edge_widths(lipness, moves), grow)
     if before is None:
         return widths
-    fits = before.rim is not None and len(before.rim) * samples == len(lips) * EDGE_KNOTS
-    held = _unknots(before.rim, samples) * SOFT_EDGE_PX if fits else np.zeros(len(lips))
+    fits = before.rim is not None and len(before.rim) * samples == len(moves) * EDGE_KNOTS
+    held = _unknots(before.rim, samples) * SOFT_EDGE_PX if fits else np.zeros(len(moves))
     if widths is None and not held.any():
         return None
-    return np.minimum(_toward(held, np.zeros(len(lips)) if widths is None else widths, reach), grow)
+    return np.minimum(_toward(held, np.zeros(len(moves)) if widths is None else widths, reach), grow)
 
 
 def _knots(values: np.ndarray, samples: int) -> np.ndarray:
@@ -555,16 +619,22 @@ def _toward(held: np.ndarray, now: np.ndarray, reach: float) -> np.ndarray:
     return held + share * (now - held)
 
 
-def _gap(lightness: np.ndarray, inner: np.ndarray, lips_lightness: float) -> np.ndarray:
+def _gap(lightness: np.ndarray, inner: np.ndarray, lips_lightness: float) -> tuple[slice, slice, np.ndarray]:
     """How much each pixel along a closed mouth's line (within GAP_PX of the opening's curve) is the dark
     gap between the lips rather than lip (0..1): none at GAP_DARKER[0] of the lips' lightness below it, all
-    at GAP_DARKER[1] below (the shadowed line where closed lips meet is rarely that dark)."""
-    line = Image.new("L", lightness.shape[::-1], 0)
-    ImageDraw.Draw(line).line([tuple(p) for p in np.vstack([inner, inner[:1]]).tolist()], fill=1,
+    at GAP_DARKER[1] below (the shadowed line where closed lips meet is rarely that dark). Over the line's
+    box only: (rows, cols, how much)."""
+    low, high = inner.min(axis=0), inner.max(axis=0)
+    x0, y0 = max(int(np.floor(low[0])) - GAP_PX - 1, 0), max(int(np.floor(low[1])) - GAP_PX - 1, 0)
+    x1 = min(int(np.ceil(high[0])) + GAP_PX + 2, lightness.shape[1])
+    y1 = min(int(np.ceil(high[1])) + GAP_PX + 2, lightness.shape[0])
+    rows, cols = slice(y0, min(y1, lightness.shape[0])), slice(x0, max(x1, x0))
+    line = Image.new("L", (cols.stop - cols.start, rows.stop - rows.start), 0)
+    ImageDraw.Draw(line).line((np.vstack([inner, inner[:1]]) - [x0, y0]).ravel().tolist(), fill=1,
                               width=2 * GAP_PX + 1)
     low, high = GAP_DARKER
-    darker = (1 - lightness / max(lips_lightness, 1.0) - low) / (high - low)
-    return np.asarray(line, np.float32) * np.clip(darker, 0.0, 1.0)
+    darker = (1 - lightness[rows, cols] / max(lips_lightness, 1.0) - low) / (high - low)
+    return rows, cols, np.asarray(line, np.float32) * np.clip(darker, 0.0, 1.0)
 
 
 # where the colour models are sampled along the normals, in reaches (negative: inside the curve)
@@ -576,7 +646,9 @@ _MOUTH_SAMPLES = np.array([-1.5, -1.0, -0.5])
 class _Colour(NamedTuple):
     """What the face's colours say about its lips (``_snapped``)."""
     moves: list                  # how far to move the outline and the opening (None when closed), px along normals
-    lipness: np.ndarray | None   # how much each pixel's colour is the lips' own (0..1); None: the colour has no say
+    lipness: object              # how much the colour along the outline's normals is the lips' own (0..1), as
+                                 # the lips and skin around each point have it: offsets (n, k; px) -> (n, k);
+                                 # None: the colour has no say
     lightness: float             # the lips' mean L*
     thickness: float             # the lips' thickness, px
     lips_colour: np.ndarray      # the lips' median L*a*b* (from samples across their middle)
@@ -592,8 +664,8 @@ def _snapped(lab: np.ndarray, curves, normals, inner: np.ndarray, reach: float, 
     ``curves``: the outline and the opening (None when the mouth is closed), ``normals`` theirs;
     ``opening_share``: how much of its snapped moves the opening takes (none at 0 or less: barely open)."""
     (lips, opening), (normal, opening_normal) = curves, normals
-    outside = lips[:, None, :] + (reach * _SKIN_SAMPLES)[None, :, None] * normal[:, None, :]
-    near_edge = _nearest(lab, lips[:, None, :] + (reach * _LIP_SAMPLES)[None, :, None] * normal[:, None, :])
+    outside = _along(lips, normal, reach * _SKIN_SAMPLES)
+    near_edge = _nearest(lab, _along(lips, normal, reach * _LIP_SAMPLES))
     skin_samples = _nearest(lab, outside).reshape(-1, 3)
     middle, thickness = _middle_of_lips(lips, inner, corner)
     middle = _nearest(lab, middle).reshape(-1, 3)
@@ -614,20 +686,59 @@ def _snapped(lab: np.ndarray, curves, normals, inner: np.ndarray, reach: float, 
     lipness = None
     moves = [np.zeros(len(lips)), None if opening is None else np.zeros(len(opening))]
     if skin is not None:
-        score = skin.score(lab)
-        evidence = np.minimum(np.maximum((score - LIP_SIDE) * np.float32(2 * EVIDENCE), -EVIDENCE), EVIDENCE)
+        along = _Profile(skin.score(lab), lips, normal, reach)
+        zero, unit = along.local_colour()
         if snap_edges:
-            moves[0] = snap(lips, normal, lambda xy: _bilinear(evidence, xy), reach, lips_inside=True) * min(sure, 1.0)
-        lipness = np.minimum(np.maximum((score - np.float32(LIPNESS_FROM)) * np.float32(1 / (LIP_SIDE - LIPNESS_FROM)),
-                                        0.0), 1.0) * np.float32(min(sure, 1.0))
+            level, scale = zero + EDGE * unit, 2 * EVIDENCE / unit
+            evidence = np.minimum(np.maximum((along.steps - level[:, None]) * scale[:, None], -EVIDENCE), EVIDENCE)
+            moves[0] = snap(lips, normal, evidence, reach, lips_inside=True) * min(sure, 1.0)
+        share = min(sure, 1.0)
+        start, span = zero + LIPNESS_FROM * unit, (LIP_SIDE - LIPNESS_FROM) * unit
+
+        def lipness(offsets: np.ndarray) -> np.ndarray:
+            return np.minimum(np.maximum((along.at(offsets) - start[:, None]) / span[:, None], 0.0), 1.0) * share
     if opening is not None and snap_edges and opening_share > 0:
-        cavity = opening[:, None, :] + (reach * _MOUTH_SAMPLES)[None, :, None] * opening_normal[:, None, :]
+        cavity = _along(opening, opening_normal, reach * _MOUTH_SAMPLES)
         mouth = mouth_model(lip_samples, _nearest(lab, cavity).reshape(-1, 3))
         if mouth is not None:
             moves[1] = snap(opening, opening_normal, lambda xy: mouth.evidence(_bilinear(lab, xy)), reach,
                             lips_inside=False) * min(opening_share, 1.0)
     return _Colour(moves, lipness, float(middle[:, 0].sum()) / len(middle), thickness, _median(middle),
                    _median(skin_samples))
+
+
+class _Profile:
+    """The lips' colour score (``SkinModel.score``) along each outline point's normal, sampled every
+    sixth of a reach from -PROFILE to +PROFILE reaches: ``steps`` are the samples ``snap`` looks at,
+    ``at`` any offset (the soft edge's), ``local_colour`` the lips' and the skin's there."""
+
+    def __init__(self, score: np.ndarray, curve: np.ndarray, normal: np.ndarray, reach: float) -> None:
+        self.reach = reach
+        self.seen = _bilinear(score, _along(curve, normal, reach * _PROFILE))
+        self.rows = np.arange(len(curve))[:, None]
+        middle = len(_PROFILE) // 2
+        self.steps = self.seen[:, middle - len(_STEPS) // 2:middle + len(_STEPS) // 2 + 1]
+
+    def at(self, offsets: np.ndarray) -> np.ndarray:
+        """The score at ``offsets`` (n, k; px along the normals), linearly between samples."""
+        place = np.minimum(np.maximum((offsets / self.reach + PROFILE) * _PER_REACH, 0.0), len(_PROFILE) - 1.001)
+        below = place.astype(np.intp)
+        share = place - below
+        return self.seen[self.rows, below] * (1 - share) + self.seen[self.rows, below + 1] * share
+
+    def local_colour(self) -> tuple[np.ndarray, np.ndarray]:
+        """The score of the skin just outside each outline point (``zero``) and how much higher the
+        lips' just inside is (``unit``): the colour 1 to 1.5 reaches along the normal either way, beyond
+        the blur of an edge that the landmarks miss by up to a reach, smoothed along the outline. Where
+        the two hardly differ (both on lips, or both on skin) they fall back to the face's mean lips and
+        skin (scores 0 and 1)."""
+        ends = self.seen[:, _END_COLUMNS]
+        inside, outside = _smooth_closed(np.stack([ends[:, :2].mean(axis=1), ends[:, 2:].mean(axis=1)], 1),
+                                         PLATEAU_SMOOTH).T
+        contrast = inside - outside
+        trust = np.minimum(np.maximum((contrast - LOCAL_CONTRAST[0]) / (LOCAL_CONTRAST[1] - LOCAL_CONTRAST[0]),
+                                      0.0), 1.0)
+        return trust * outside, trust * contrast + (1 - trust)
 
 
 def _median(samples: np.ndarray) -> np.ndarray:
@@ -670,9 +781,10 @@ def _middle_of_lips(lips: np.ndarray, inner: np.ndarray, corner: int) -> tuple[n
     distance between the two, px)."""
     corners = lips[[0, corner]]
     span = np.hypot(*(corners[1] - corners[0])) or 1.0
-    away = np.hypot(*(lips[:, None, :] - corners[None]).transpose(2, 0, 1)).min(axis=1) > 0.2 * span
-    outer = lips[away]
-    squared = ((outer[:, None, :] - inner[None]) ** 2).sum(axis=2)
+    x, y = lips[:, 0:1], lips[:, 1:2]         # (one coordinate at a time: numpy is slow over an axis of two)
+    near = np.minimum(np.hypot(x - corners[0, 0], y - corners[0, 1]), np.hypot(x - corners[1, 0], y - corners[1, 1]))
+    outer = lips[near[:, 0] > 0.2 * span]
+    squared = (outer[:, 0:1] - inner[:, 0]) ** 2 + (outer[:, 1:2] - inner[:, 1]) ** 2
     closest = np.argmin(squared, axis=1)
     nearest = np.sort(squared[np.arange(len(outer)), closest])
     thickness = float(np.sqrt(nearest[len(nearest) // 2])) if len(nearest) else 0.0

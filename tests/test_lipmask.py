@@ -117,6 +117,26 @@ def test_snaps_to_the_lips_colour_edge():
     assert iou(mask, truth) > iou(spline_only(points, rgb.shape), truth) + 0.08
 
 
+def test_pale_lips_are_followed_to_their_own_edge():
+    """The lower lip lit paler than the upper (a third of the way from the lips' colour to the skin's), the
+    points 2 px inside both lips: the edge is placed halfway between the colours around each point, so
+    the pale lower lip is followed out to its edge too, not only as far as the face's mean lip colour
+    would say."""
+    rgb, truth, _, _ = synthetic()
+    ys, xs = np.mgrid[0:160, 0:200]
+    pale = (ys > CY + 1) & (ys < CY + LOWER + 6) & (np.abs(xs - CX) < HALF + 4)
+    lit = rgb.astype(np.float64)
+    lit[pale] = SKIN + (lit[pale] - SKIN) * (2 / 3)      # (the skin stays skin)
+    rgb = np.clip(lit, 0, 255).astype(np.uint8)
+    found = lipmask.find(rgb, landmarks(grow=-2.0))
+    mask = frame_weight(found, rgb.shape) >= 0.5
+    lower = ys > CY + 2
+    missed = (truth & ~mask & lower).sum() / (truth & lower).sum()
+    beyond = (mask & ~truth & lower).sum() / (truth & lower).sum()
+    assert missed < 0.04 and beyond < 0.04, (missed, beyond)
+    assert iou(mask, truth) > 0.92
+
+
 def test_soft_edge_goes_outward_onto_lip_colour_only():
     rgb, truth, _, _ = synthetic()
     found = lipmask.find(rgb, landmarks())
@@ -259,8 +279,8 @@ def test_mask_matches_the_labelled_lips():
         if mouth.sum() > 100:
             assert weight[mouth].mean() < 0.05             # teeth and tongue stay out
     assert len(scores) == 11
-    assert np.mean(scores) > 0.86 and min(scores) > 0.72        # (0.874 / 0.755 measured: bench/realism.py)
-    assert np.mean(missed) < 0.06 and np.mean(outside) < 0.1      # (4.8% / 6.4%, undilated: margin for other boxes)
+    assert np.mean(scores) > 0.87 and min(scores) > 0.75        # (0.881 / 0.767 measured: bench/realism.py)
+    assert np.mean(missed) < 0.06 and np.mean(outside) < 0.1      # (4.8% / 6.1%, undilated: margin for other boxes)
 
 
 def test_a_collapsed_contour_gets_at_most_what_it_says():
@@ -334,7 +354,9 @@ def test_in_video_the_edge_holds_still_on_steady_frames():
         alone.append(frame_weight(lipmask.find(rgb, points), rgb.shape))
         steadied.append(frame_weight(found, rgb.shape))
     jitter = [np.mean([move(masks[k - 1], masks[k]) for k in range(4, 12)]) for masks in (alone, steadied)]
-    assert jitter[1] < 0.5 * jitter[0], jitter
+    # (measured 0.131 frame by frame, 0.068 steadied; before the edge was placed halfway between the
+    # lips' and the skin's colour around each point, 0.153 and 0.068: frame by frame it is steadier now)
+    assert jitter[1] < 0.55 * jitter[0] and jitter[1] < 0.075, jitter
 
 
 @pytest.mark.parametrize("speed", [0.5, 1.5, 4.0, 8.0])
