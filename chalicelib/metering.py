@@ -169,7 +169,8 @@ class Meter:
 
         Refuses with 429 before any work when this process already saw the quota spent (unless this is a
         replay of a counted request); counts the frame afterwards in one atomic write, which checks the
-        quota exactly; a client error is recorded, not charged. Every frame leaves one log line.
+        quota exactly; a client error (or a fault of ours) is recorded, not charged. Every frame leaves one log
+        line.
         Returns (result, Metered).
         """
         if idempotency_key is not None and not _IDEMPOTENCY_SHAPE.match(idempotency_key):
@@ -187,6 +188,9 @@ class Meter:
             raise
         except TintcamError as err:
             self._record(replace(event, status=err.status), None, None, 0.0)
+            raise
+        except Exception:  # a fault of ours (answered 500): still a request, recorded, never charged
+            self._record(replace(event, status=500), None, None, 0.0)
             raise
         charged = len(result.faces) > 0
         event = replace(event, status=result.status, charged=charged, faces=len(result.faces),

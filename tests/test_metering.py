@@ -314,3 +314,22 @@ def test_a_metered_frame_costs_at_most_one_write_and_one_read_unit():
             used = meter.store.capacity.snapshot()
             assert used.write_units / 10 <= 4.5  # the target with an Idempotency-Key
             assert (used.write_units, used.read_units) == (40, reads_with_key)
+
+
+def test_a_frame_that_fails_unexpectedly_is_recorded_and_logged_not_charged(tmp_path, capsys):
+    """A bug in the processing (an answer of 500) still leaves the frame in the month's requests and one
+    log line, uncharged: no request goes uncounted."""
+    settings = settings_module.load({"TINTCAM_DB": str(tmp_path / "m.sqlite3"), "TINTCAM_METRICS_NAMESPACE": ""})
+    meter = metering.Meter(metering.open_store(settings), settings)
+    _, record = meter.create_key("buggy", 10)
+
+    def work():
+        raise RuntimeError("a bug in a processing step")
+
+    with pytest.raises(RuntimeError):
+        meter.run(record, None, "/v1/tint", 1234, work)
+    usage_now = meter.usage(record)
+    assert (usage_now["requests"], usage_now["frames_charged"], usage_now["frames_not_charged"]) == (1, 0, 1)
+    assert usage_now["bytes_in"] == 1234
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"outcome"' in line]
+    assert [(line["status"], line["charged"], line["outcome"]) for line in lines] == [(500, 0, "counted")]
