@@ -133,9 +133,15 @@ def deploy_rest(aws, name: str, function_arn: str, region: str, api_stage: str, 
 
 
 def ensure_usage_plan(apigateway, name: str, api_id: str, api_stage: str, state: dict) -> str:
+    """The usage plan (per-key throttling; the customers' API keys are in it) covering the API's stage: the
+    recorded one, given this stage if it lacks it (an API deleted by hand and made again), else a new one."""
     plan_id = _recorded_if_there(state, "usage_plan_id", lambda i: apigateway.get_usage_plan(usagePlanId=i),
                                  apigateway.exceptions.NotFoundException)
     if plan_id:
+        stages = apigateway.get_usage_plan(usagePlanId=plan_id).get("apiStages") or []
+        if {"apiId": api_id, "stage": api_stage} not in [{k: s.get(k) for k in ("apiId", "stage")} for s in stages]:
+            apigateway.update_usage_plan(usagePlanId=plan_id, patchOperations=[
+                {"op": "add", "path": "/apiStages", "value": f"{api_id}:{api_stage}"}])
         return plan_id
     plan = apigateway.create_usage_plan(
         name=name, description="tintcam per-key throttling (quotas are exact in the app)",
@@ -168,8 +174,17 @@ def _delete_recorded(state: dict, key: str, delete, gone) -> None:
 def remove_rest(aws, state: dict) -> None:
     gw = aws["apigateway"]
     gone = gw.exceptions.NotFoundException
-    _delete_recorded(state, "usage_plan_id", lambda i: gw.delete_usage_plan(usagePlanId=i), gone)
+    _delete_recorded(state, "usage_plan_id", lambda i: _delete_usage_plan(gw, i), gone)
     _delete_recorded(state, "api_id", lambda i: gw.delete_rest_api(restApiId=i), gone)
+
+
+def _delete_usage_plan(gw, plan_id: str) -> None:
+    """AWS deletes a usage plan only once no API stage is associated with it: those are removed first."""
+    stages = gw.get_usage_plan(usagePlanId=plan_id).get("apiStages") or []
+    if stages:
+        gw.update_usage_plan(usagePlanId=plan_id, patchOperations=[
+            {"op": "remove", "path": "/apiStages", "value": f"{s['apiId']}:{s['stage']}"} for s in stages])
+    gw.delete_usage_plan(usagePlanId=plan_id)
 
 
 # ------------------------------------------------------------------ HTTP API

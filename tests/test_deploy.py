@@ -470,3 +470,50 @@ def test_http_front_door_serves_frames_through_its_routes(moto, tmp_path):
     gone, _ = run(env, tmp_path, "--stage", "dev", "--delete")
     assert gone.returncode == 0, gone.stderr[-3000:]
     assert not gw.get_rest_apis()["items"] and not v2.get_apis()["Items"]
+
+
+def _rest_api_with_stage(gw, name: str, stage: str = "api") -> str:
+    """A REST API with one deployed GET method (what a usage plan can point at)."""
+    api_id = gw.create_rest_api(name=name)["id"]
+    root = gw.get_resources(restApiId=api_id)["items"][0]["id"]
+    gw.put_method(restApiId=api_id, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    gw.put_integration(restApiId=api_id, resourceId=root, httpMethod="GET", type="MOCK")
+    gw.create_deployment(restApiId=api_id, stageName=stage)
+    return api_id
+
+
+def test_removing_the_rest_front_door_detaches_its_usage_plan_first(moto):
+    """AWS refuses DeleteUsagePlan while API stages are associated with the plan ("Cannot delete Usage Plan
+    ... because there are API Stages associated with it"; moto does not): the stage is removed from the plan
+    first, so --delete and a switch to --front-door http work on AWS."""
+    _, _, client = moto
+    gw = client("apigateway")
+    api_id = _rest_api_with_stage(gw, "tintcam-test")
+    state = {"api_id": api_id}
+    state["usage_plan_id"] = front_door.ensure_usage_plan(gw, "tintcam-test", api_id, "api", state)
+    checker = client("apigateway")
+
+    def as_aws_does(params, **_):
+        if checker.get_usage_plan(usagePlanId=params["usagePlanId"]).get("apiStages"):
+            raise AssertionError("Cannot delete Usage Plan because there are API Stages associated with it")
+    gw.meta.events.register("before-parameter-build.api-gateway.DeleteUsagePlan", as_aws_does)
+
+    front_door.remove_rest({"apigateway": gw}, state)
+    assert not gw.get_usage_plans()["items"] and not gw.get_rest_apis()["items"]
+    assert "usage_plan_id" not in state and "api_id" not in state
+
+
+def test_a_remade_rest_api_joins_the_recorded_usage_plan(moto):
+    """The REST API deleted by hand is made again on the next run; the usage plan the state records (with
+    the customers' keys in it) must then cover the new API's stage, or every key is refused with 403."""
+    _, _, client = moto
+    gw = client("apigateway")
+    first = _rest_api_with_stage(gw, "tintcam-test")
+    state = {"api_id": first}
+    plan_id = state["usage_plan_id"] = front_door.ensure_usage_plan(gw, "tintcam-test", first, "api", state)
+    second = _rest_api_with_stage(gw, "tintcam-test")
+    assert front_door.ensure_usage_plan(gw, "tintcam-test", second, "api", state) == plan_id
+    stages = gw.get_usage_plan(usagePlanId=plan_id)["apiStages"]
+    assert {"apiId": second, "stage": "api"} in stages
+    assert front_door.ensure_usage_plan(gw, "tintcam-test", second, "api", state) == plan_id  # no change now
+    assert gw.get_usage_plan(usagePlanId=plan_id)["apiStages"] == stages
