@@ -37,6 +37,7 @@ import os
 import pathlib
 import secrets
 import sys
+import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -142,7 +143,7 @@ def deploy_function(aws, name: str, role: str, bucket: str, zip_path: pathlib.Pa
     try:
         lam.get_function(FunctionName=name)
     except lam.exceptions.ResourceNotFoundException:
-        arn = lam.create_function(FunctionName=name, Code={"S3Bucket": bucket, "S3Key": key}, **settings)["FunctionArn"]
+        arn = _create_function(lam, FunctionName=name, Code={"S3Bucket": bucket, "S3Key": key}, **settings)
     else:
         lam.update_function_code(FunctionName=name, S3Bucket=bucket, S3Key=key)
         lam.get_waiter("function_updated_v2").wait(FunctionName=name)
@@ -151,6 +152,23 @@ def deploy_function(aws, name: str, role: str, bucket: str, zip_path: pathlib.Pa
     if cfg.get("reserved_concurrency"):
         lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=cfg["reserved_concurrency"])
     return arn
+
+
+# IAM is eventually consistent: for some seconds after a role is made, Lambda refuses a function that uses it
+# ("The role defined for the function cannot be assumed by Lambda"). A first deploy waits that out.
+ROLE_RETRY_S = 3.0
+ROLE_RETRIES = 20
+
+
+def _create_function(lam, **settings) -> str:
+    for _ in range(ROLE_RETRIES):
+        try:
+            return lam.create_function(**settings)["FunctionArn"]
+        except lam.exceptions.InvalidParameterValueException as exc:
+            if "cannot be assumed" not in str(exc):
+                raise
+            time.sleep(ROLE_RETRY_S)
+    return lam.create_function(**settings)["FunctionArn"]
 
 
 def deploy(stage: str, region: str, front: str = "rest", domain: str | None = None,

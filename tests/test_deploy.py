@@ -517,3 +517,48 @@ def test_a_remade_rest_api_joins_the_recorded_usage_plan(moto):
     assert {"apiId": second, "stage": "api"} in stages
     assert front_door.ensure_usage_plan(gw, "tintcam-test", second, "api", state) == plan_id  # no change now
     assert gw.get_usage_plan(usagePlanId=plan_id)["apiStages"] == stages
+
+
+class _RoleNotYetAssumable:
+    """The Lambda client as a first deploy meets it on AWS: a role made seconds ago is not yet visible to
+    Lambda (IAM is eventually consistent), so the first CreateFunction is refused (moto accepts it at once)."""
+
+    def __init__(self, lam, refusals: int) -> None:
+        self._lam, self.refusals, self.calls = lam, refusals, 0
+
+    def __getattr__(self, name):
+        return getattr(self._lam, name)
+
+    def create_function(self, **kwargs):
+        self.calls += 1
+        if self.calls <= self.refusals:
+            raise self._lam.exceptions.InvalidParameterValueException(
+                {"Error": {"Code": "InvalidParameterValueException",
+                           "Message": "The role defined for the function cannot be assumed by Lambda."}},
+                "CreateFunction")
+        return self._lam.create_function(**kwargs)
+
+
+def test_the_function_is_created_once_its_new_role_can_be_assumed(moto, tmp_path, monkeypatch):
+    from layers import deploy
+    monkeypatch.setattr(deploy, "ROLE_RETRY_S", 0.01)
+    _, _, client = moto
+    s3 = client("s3")
+    s3.create_bucket(Bucket="artefacts")
+    role = deploy.ensure_role(client("iam"), "tintcam-test-role")
+    code = tmp_path / "fn.zip"
+    import zipfile
+    with zipfile.ZipFile(code, "w") as zf:
+        zf.writestr("app.py", "app = None\n")
+    lam = _RoleNotYetAssumable(client("lambda"), refusals=2)
+    arn = deploy.deploy_function({"s3": s3, "lambda": lam}, "tintcam-test", role, "artefacts", code, "0" * 64,
+                                 [], {}, {"A": "1"})
+    assert lam.calls == 3 and arn == client("lambda").get_function(FunctionName="tintcam-test")[
+        "Configuration"]["FunctionArn"]
+    # any other refusal is not waited out
+    other = _RoleNotYetAssumable(client("lambda"), refusals=1)
+    other.create_function = lambda **_: (_ for _ in ()).throw(other._lam.exceptions.InvalidParameterValueException(
+        {"Error": {"Code": "InvalidParameterValueException", "Message": "Unsupported runtime"}}, "CreateFunction"))
+    with pytest.raises(other._lam.exceptions.InvalidParameterValueException):
+        deploy.deploy_function({"s3": s3, "lambda": other}, "tintcam-other", role, "artefacts", code, "1" * 64,
+                               [], {}, {})
