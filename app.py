@@ -166,10 +166,11 @@ def openapi_document():
 def health():
     model_path = pipeline.model_file(get_settings())
     try:
-        faces.load_model(model_path)
+        faces.load_model(model_path)  # the landmark model and the face detector: frames need both
+        ready = True
     except ModelUnavailable:
-        pass
+        ready = False
     status = faces.model_status(model_path)
-    ok = status["loaded"]
+    ok = ready and status["loaded"]
     return json_response({"status": "ok" if ok else "unavailable", "version": __version__, "model": status},
                          200 if ok else 503)

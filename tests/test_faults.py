@@ -3,6 +3,7 @@ file missing or corrupt, a slow client, and the server killed in the middle of r
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -77,12 +78,20 @@ def test_dynamodb_meter_going_away_is_503_then_recovers(tmp_path):
     assert outcomes == ["counted", "unavailable", "counted"]
 
 
-@pytest.mark.parametrize("fault", ["missing", "corrupt"])
+@pytest.mark.parametrize("fault", ["missing", "corrupt", "detector missing"])
 def test_model_missing_or_corrupt_is_503_without_a_crash_loop(tmp_path, fault):
+    """The landmark model or (third case) the face detector's model missing or corrupt: /health says so
+    (503, not a 200 that a load balancer would trust) and frames are 503, never a crash loop."""
     need_data()
     model = tmp_path / "shape_predictor_68_face_landmarks.dat"
     if fault == "corrupt":
         model.write_bytes(os.urandom(200_000))
+    if fault == "detector missing":  # the landmark model alone, without BlazeFace's files beside it
+        from chalicelib import faces, shape_model
+        converted = shape_model.ensure_converted(faces.resolve_model_path("", layer_root="/nonexistent"))
+        model = tmp_path / faces.MODEL_FILE
+        shutil.copy(converted, model)
+        fault = "missing"
     db, key = sqlite_store(tmp_path)
     with chalice_local(env={"TINTCAM_MODEL_PATH": str(model), "TINTCAM_DB": db}) as (base, proc):
         health = requests.get(base + "/health", timeout=30)
