@@ -144,11 +144,13 @@ def deploy_function(aws, name: str, role: str, bucket: str, zip_path: pathlib.Pa
         lam.get_function(FunctionName=name)
     except lam.exceptions.ResourceNotFoundException:
         arn = _create_function(lam, FunctionName=name, Code={"S3Bucket": bucket, "S3Key": key}, **settings)
+        lam.get_waiter("function_active_v2").wait(FunctionName=name)  # Pending: invocations would fail
     else:
         lam.update_function_code(FunctionName=name, S3Bucket=bucket, S3Key=key)
         lam.get_waiter("function_updated_v2").wait(FunctionName=name)
         settings.pop("Architectures")
         arn = lam.update_function_configuration(FunctionName=name, **settings)["FunctionArn"]
+        lam.get_waiter("function_updated_v2").wait(FunctionName=name)  # the new settings in place
     if cfg.get("reserved_concurrency"):
         lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=cfg["reserved_concurrency"])
     return arn

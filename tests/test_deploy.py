@@ -529,6 +529,10 @@ class _RoleNotYetAssumable:
     def __getattr__(self, name):
         return getattr(self._lam, name)
 
+    def get_waiter(self, name):
+        self.waited = getattr(self, "waited", []) + [name]
+        return self._lam.get_waiter(name)
+
     def create_function(self, **kwargs):
         self.calls += 1
         if self.calls <= self.refusals:
@@ -555,6 +559,12 @@ def test_the_function_is_created_once_its_new_role_can_be_assumed(moto, tmp_path
                                  [], {}, {"A": "1"})
     assert lam.calls == 3 and arn == client("lambda").get_function(FunctionName="tintcam-test")[
         "Configuration"]["FunctionArn"]
+    # a new function is Pending for a while (invocations fail): the deploy returns once it is Active; an
+    # update returns once the new code and settings are in place
+    assert lam.waited == ["function_active_v2"]
+    lam.waited = []
+    deploy.deploy_function({"s3": s3, "lambda": lam}, "tintcam-test", role, "artefacts", code, "2" * 64, [], {}, {})
+    assert lam.waited == ["function_updated_v2", "function_updated_v2"]
     # any other refusal is not waited out
     other = _RoleNotYetAssumable(client("lambda"), refusals=1)
     other.create_function = lambda **_: (_ for _ in ()).throw(other._lam.exceptions.InvalidParameterValueException(
