@@ -213,6 +213,13 @@ def deploy(stage: str, region: str, front: str = "rest", domain: str | None = No
                                    parts["deployment.zip"]["sha256"], [deps_layer, model_layer],
                                    cfg, environment)
     api_url = front_door.deploy(front, aws, name, function_arn, region, cfg.get("api_gateway_stage", "api"), state)
+    if front == "rest":
+        unusable = keys_without_gateway_key(aws["dynamodb"], table)
+        if unusable:
+            log(f"warning: {len(unusable)} customer key(s) have no API Gateway key (made while the HTTP API was "
+                f"the front door, or without TINTCAM_USAGE_PLAN_ID), so the REST API refuses them: "
+                f"{', '.join(unusable)}. Issue new keys with `admin create` (and revoke these), or go back with "
+                f"--front-door http.")
 
     site.upload(aws["s3"], site_bucket, ROOT / "frontend", api_url)
     if dist["existed"]:
@@ -226,6 +233,13 @@ def deploy(stage: str, region: str, front: str = "rest", domain: str | None = No
                   "unzipped_total": manifest["unzipped_total"]})
     save_state(stage, state)
     return state
+
+
+def keys_without_gateway_key(dynamodb, table: str) -> list[str]:
+    """The ids of the meter table's live keys that have no API Gateway key: the REST API refuses those (the
+    table holds only their hashes, so no API Gateway key can be made for them afterwards)."""
+    from chalicelib.store import DynamoStore
+    return [r.key_id for r in DynamoStore(table, client=dynamodb).list_keys() if not r.revoked and not r.apigw_key_id]
 
 
 def delete(stage: str, region: str, delete_data: bool, log=print) -> None:

@@ -15,7 +15,8 @@
 Each kind's deploy brings the API's routes in step with the app's on every run (routes added to the app
 are made, routes it dropped are deleted, a changed `api_key_required` is applied), returns the API's base
 URL and records its ids in the deploy state; `remove` deletes a kind's resources (when switching front
-doors, the other one is removed after the new one is up).
+doors, the other one is removed after the new one is up; the REST API's usage plan, which holds the
+customers' API Gateway keys, is kept for a way back).
 """
 from __future__ import annotations
 
@@ -171,20 +172,31 @@ def _delete_recorded(state: dict, key: str, delete, gone) -> None:
     state.pop(key, None)
 
 
-def remove_rest(aws, state: dict) -> None:
+def remove_rest(aws, state: dict, keep_plan: bool = False) -> None:
+    """Delete the REST API and its usage plan; with ``keep_plan`` (a switch to the HTTP API) the plan, which
+    holds the customers' API Gateway keys, only loses its stage, and a later REST API joins it again."""
     gw = aws["apigateway"]
     gone = gw.exceptions.NotFoundException
-    _delete_recorded(state, "usage_plan_id", lambda i: _delete_usage_plan(gw, i), gone)
+    if keep_plan:
+        if state.get("usage_plan_id"):
+            with contextlib.suppress(gone):
+                _detach_stages(gw, state["usage_plan_id"])
+    else:
+        _delete_recorded(state, "usage_plan_id", lambda i: _delete_usage_plan(gw, i), gone)
     _delete_recorded(state, "api_id", lambda i: gw.delete_rest_api(restApiId=i), gone)
 
 
 def _delete_usage_plan(gw, plan_id: str) -> None:
-    """AWS deletes a usage plan only once no API stage is associated with it: those are removed first."""
+    _detach_stages(gw, plan_id)
+    gw.delete_usage_plan(usagePlanId=plan_id)
+
+
+def _detach_stages(gw, plan_id: str) -> None:
+    """Remove every API stage from a usage plan (AWS deletes a plan only once it has none)."""
     stages = gw.get_usage_plan(usagePlanId=plan_id).get("apiStages") or []
     if stages:
         gw.update_usage_plan(usagePlanId=plan_id, patchOperations=[
             {"op": "remove", "path": "/apiStages", "value": f"{s['apiId']}:{s['stage']}"} for s in stages])
-    gw.delete_usage_plan(usagePlanId=plan_id)
 
 
 # ------------------------------------------------------------------ HTTP API
@@ -253,7 +265,7 @@ def deploy(kind: str, aws, name: str, function_arn: str, region: str, api_stage:
     """Put the chosen front door up (and take the other kind down if an earlier run made it)."""
     if kind == "http":
         url = deploy_http(aws, name, function_arn, region, state)
-        remove_rest(aws, state)
+        remove_rest(aws, state, keep_plan=True)  # the customers' API Gateway keys stay, for a way back
     else:
         url = deploy_rest(aws, name, function_arn, region, api_stage, state)
         remove_http(aws, state)

@@ -265,6 +265,7 @@ def test_deploy_creates_everything_and_delete_removes_it(moto, tmp_path):
     certificate = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-tintcam"
     again, sent = run(env, tmp_path, "--stage", "prod", "--domain", "cam.example.com", "--certificate-arn", certificate)
     assert again.returncode == 0, again.stderr[-3000:]
+    assert "no API Gateway key" not in again.stdout  # the customer's key is in the usage plan
     assert "image/webp" in gw.get_rest_api(restApiId=api_id)["binaryMediaTypes"]
     # the app's routes have not changed: the API's are left as they are, and deployed again
     assert not {"CreateResource", "DeleteResource", "PutMethod", "DeleteMethod", "PutIntegration"} & set(
@@ -466,6 +467,10 @@ def test_http_front_door_serves_frames_through_its_routes(moto, tmp_path):
     assert not v2.get_apis()["Items"] and len(gw.get_rest_apis()["items"]) == 1
     assert sent_function_settings(sent)["Environment"]["Variables"]["TINTCAM_FRONT_DOOR"] == "rest"
     assert printed_admin_environment(back.stdout)["TINTCAM_FRONT_DOOR"] == "rest"
+    # the key made behind the HTTP API has no API Gateway key (only its hash is stored): the REST API will
+    # refuse it, and the deploy says so, naming it
+    warning = next(line for line in back.stdout.splitlines() if "no API Gateway key" in line)
+    assert key_id in warning and key not in back.stdout
 
     gone, _ = run(env, tmp_path, "--stage", "dev", "--delete")
     assert gone.returncode == 0, gone.stderr[-3000:]
@@ -543,17 +548,25 @@ class _RoleNotYetAssumable:
         return self._lam.create_function(**kwargs)
 
 
-def test_the_function_is_created_once_its_new_role_can_be_assumed(moto, tmp_path, monkeypatch):
+def _function_parts(client, tmp_path):
+    """What deploy_function needs in moto: the artefact bucket, the role and a code zip."""
+    import zipfile
+
     from layers import deploy
-    monkeypatch.setattr(deploy, "ROLE_RETRY_S", 0.01)
-    _, _, client = moto
     s3 = client("s3")
     s3.create_bucket(Bucket="artefacts")
     role = deploy.ensure_role(client("iam"), "tintcam-test-role")
     code = tmp_path / "fn.zip"
-    import zipfile
     with zipfile.ZipFile(code, "w") as zf:
         zf.writestr("app.py", "app = None\n")
+    return s3, role, code
+
+
+def test_the_function_is_created_once_its_new_role_can_be_assumed(moto, tmp_path, monkeypatch):
+    from layers import deploy
+    monkeypatch.setattr(deploy, "ROLE_RETRY_S", 0.01)
+    _, _, client = moto
+    s3, role, code = _function_parts(client, tmp_path)
     lam = _RoleNotYetAssumable(client("lambda"), refusals=2)
     arn = deploy.deploy_function({"s3": s3, "lambda": lam}, "tintcam-test", role, "artefacts", code, "0" * 64,
                                  [], {}, {"A": "1"})
@@ -572,3 +585,33 @@ def test_the_function_is_created_once_its_new_role_can_be_assumed(moto, tmp_path
     with pytest.raises(other._lam.exceptions.InvalidParameterValueException):
         deploy.deploy_function({"s3": s3, "lambda": other}, "tintcam-other", role, "artefacts", code, "1" * 64,
                                [], {}, {})
+
+
+def test_a_round_trip_to_the_http_api_keeps_the_customers_keys_working_on_the_rest_api(moto, tmp_path):
+    """REST -> HTTP -> REST: the customers' API Gateway keys are in the REST API's usage plan; the switch to
+    the HTTP API keeps that plan (its stage detached), and the way back gives it the new REST API's stage,
+    so API Gateway still accepts every key. (Deleting the plan left the new REST API a plan without keys:
+    every customer refused with 403.)"""
+    from layers import deploy
+    _, _, client = moto
+    s3, role, code = _function_parts(client, tmp_path)
+    aws = {name: client(name) for name in ("s3", "lambda", "apigateway", "apigatewayv2")}
+    arn = deploy.deploy_function(aws, "tintcam-test", role, "artefacts", code, "0" * 64, [], {}, {})
+    gw, state = aws["apigateway"], {}
+    front_door.deploy("rest", aws, "tintcam-test", arn, "us-east-1", "api", state)
+    plan_id = state["usage_plan_id"]
+    customer = gw.create_api_key(name="customer", enabled=True)["id"]
+    gw.create_usage_plan_key(usagePlanId=plan_id, keyId=customer, keyType="API_KEY")
+
+    front_door.deploy("http", aws, "tintcam-test", arn, "us-east-1", "api", state)
+    assert not gw.get_rest_apis()["items"] and "api_id" not in state
+    assert state["usage_plan_id"] == plan_id and not gw.get_usage_plan(usagePlanId=plan_id).get("apiStages")
+    assert "TINTCAM_USAGE_PLAN_ID=" + plan_id in deploy.admin_environment({**state, "table": "t"})  # new keys join it
+
+    front_door.deploy("rest", aws, "tintcam-test", arn, "us-east-1", "api", state)
+    assert state["usage_plan_id"] == plan_id and len(gw.get_usage_plans()["items"]) == 1
+    assert gw.get_usage_plan(usagePlanId=plan_id)["apiStages"] == [{"apiId": state["api_id"], "stage": "api"}]
+    assert [k["id"] for k in gw.get_usage_plan_keys(usagePlanId=plan_id)["items"]] == [customer]
+
+    front_door.remove(aws, state)  # --delete: the plan goes too
+    assert not gw.get_usage_plans()["items"] and not gw.get_rest_apis()["items"]
