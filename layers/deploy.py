@@ -212,7 +212,8 @@ def deploy(stage: str, region: str, front: str = "rest", domain: str | None = No
     function_arn = deploy_function(aws, name, role, artifacts, out / "deployment.zip",
                                    parts["deployment.zip"]["sha256"], [deps_layer, model_layer],
                                    cfg, environment)
-    api_url = front_door.deploy(front, aws, name, function_arn, region, cfg.get("api_gateway_stage", "api"), state)
+    api_url = front_door.deploy(front, aws, name, function_arn, region, cfg.get("api_gateway_stage", "api"), state,
+                                site_url)
     if front == "rest":
         unusable = keys_without_gateway_key(aws["dynamodb"], table)
         if unusable:

@@ -113,7 +113,8 @@ def sync_binary_types(gw, api_id: str, binary_types: list[str]) -> None:
         gw.update_rest_api(restApiId=api_id, patchOperations=operations)
 
 
-def deploy_rest(aws, name: str, function_arn: str, region: str, api_stage: str, state: dict) -> str:
+def deploy_rest(aws, name: str, function_arn: str, region: str, api_stage: str, state: dict,
+                site_origin: str = "") -> str:
     """A REST API with the Chalice app's routes, Lambda proxy integrations and Chalice's binary types, made
     or brought in step with the app on every run, then deployed to the stage."""
     app = chalice_app()
@@ -125,12 +126,25 @@ def deploy_rest(aws, name: str, function_arn: str, region: str, api_stage: str, 
     uri = f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{function_arn}/invocations"
     sync_rest_routes(gw, api_id, rest_routes(app), uri)
     sync_binary_types(gw, api_id, app.api.binary_types)
+    if site_origin:
+        cors_gateway_responses(gw, api_id, site_origin)
     account = function_arn.split(":")[4]
     _lambda_permission(aws, function_arn, f"apigateway-{api_id}", f"arn:aws:execute-api:{region}:{account}:{api_id}/*")
     gw.create_deployment(restApiId=api_id, stageName=api_stage, description="tintcam deploy")
     state["api_id"] = api_id
     state["usage_plan_id"] = ensure_usage_plan(gw, name, api_id, api_stage, state)
     return f"https://{api_id}.execute-api.{region}.amazonaws.com/{api_stage}"
+
+
+def cors_gateway_responses(gw, api_id: str, site_origin: str) -> None:
+    """API Gateway's own refusals (a missing or unknown API key: 403; its throttling: 429) come before the
+    app and its CORS headers; a browser hides an answer without them, so the camera page could only say
+    it cannot reach the API. The gateway's 4XX and 5XX answers name the site's origin."""
+    headers = {"gatewayresponse.header.Access-Control-Allow-Origin": f"'{site_origin}'",
+               "gatewayresponse.header.Access-Control-Expose-Headers": "'Retry-After'",
+               "gatewayresponse.header.Vary": "'Origin'"}
+    for kind in ("DEFAULT_4XX", "DEFAULT_5XX"):
+        gw.put_gateway_response(restApiId=api_id, responseType=kind, responseParameters=headers)
 
 
 def ensure_usage_plan(apigateway, name: str, api_id: str, api_stage: str, state: dict) -> str:
@@ -261,13 +275,14 @@ def describe(kind: str) -> str:
     return f"{what}; ${PRICE_PER_MILLION[kind]:.2f} per million requests"
 
 
-def deploy(kind: str, aws, name: str, function_arn: str, region: str, api_stage: str, state: dict) -> str:
+def deploy(kind: str, aws, name: str, function_arn: str, region: str, api_stage: str, state: dict,
+           site_origin: str = "") -> str:
     """Put the chosen front door up (and take the other kind down if an earlier run made it)."""
     if kind == "http":
         url = deploy_http(aws, name, function_arn, region, state)
         remove_rest(aws, state, keep_plan=True)  # the customers' API Gateway keys stay, for a way back
     else:
-        url = deploy_rest(aws, name, function_arn, region, api_stage, state)
+        url = deploy_rest(aws, name, function_arn, region, api_stage, state, site_origin)
         remove_http(aws, state)
     state["front_door"] = kind
     return url

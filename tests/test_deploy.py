@@ -615,3 +615,23 @@ def test_a_round_trip_to_the_http_api_keeps_the_customers_keys_working_on_the_re
 
     front_door.remove(aws, state)  # --delete: the plan goes too
     assert not gw.get_usage_plans()["items"] and not gw.get_rest_apis()["items"]
+
+
+def test_api_gateways_own_refusals_carry_cors_headers_for_the_camera_site(moto, tmp_path):
+    """Behind the REST API a missing or unknown key is refused by API Gateway itself (403), before the app
+    and its CORS headers; without CORS headers on those answers the browser hides them, and the camera page
+    could only say it cannot reach the API instead of asking for a key. The gateway's 4XX and 5XX answers
+    name the site's origin."""
+    from layers import deploy
+    _, _, client = moto
+    s3, role, code = _function_parts(client, tmp_path)
+    aws = {name: client(name) for name in ("s3", "lambda", "apigateway", "apigatewayv2")}
+    arn = deploy.deploy_function(aws, "tintcam-test", role, "artefacts", code, "0" * 64, [], {}, {})
+    state = {}
+    front_door.deploy("rest", aws, "tintcam-test", arn, "us-east-1", "api", state,
+                      site_origin="https://d111.cloudfront.net")
+    gw = aws["apigateway"]
+    for kind in ("DEFAULT_4XX", "DEFAULT_5XX"):
+        headers = gw.get_gateway_response(restApiId=state["api_id"], responseType=kind)["responseParameters"]
+        assert headers["gatewayresponse.header.Access-Control-Allow-Origin"] == "'https://d111.cloudfront.net'"
+        assert "Retry-After" in headers["gatewayresponse.header.Access-Control-Expose-Headers"]
