@@ -65,8 +65,11 @@ def ensure_bucket(s3, name: str, region: str) -> None:
 
 
 def ensure_table(dynamodb, table: str) -> None:
+    """The meter table, made if missing (asked for by name: ListTables gives only 100 names a call)."""
     from chalicelib.store import DynamoStore
-    if table not in dynamodb.list_tables().get("TableNames", []):
+    try:
+        dynamodb.describe_table(TableName=table)
+    except dynamodb.exceptions.ResourceNotFoundException:
         DynamoStore.create_table(dynamodb, table)
 
 

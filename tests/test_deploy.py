@@ -635,3 +635,21 @@ def test_api_gateways_own_refusals_carry_cors_headers_for_the_camera_site(moto, 
         headers = gw.get_gateway_response(restApiId=state["api_id"], responseType=kind)["responseParameters"]
         assert headers["gatewayresponse.header.Access-Control-Allow-Origin"] == "'https://d111.cloudfront.net'"
         assert "Retry-After" in headers["gatewayresponse.header.Access-Control-Expose-Headers"]
+
+
+def test_the_meter_table_is_found_among_more_than_a_page_of_tables(moto):
+    """ListTables answers at most 100 names a call: in an account with more tables the meter table may be
+    on a later page, and must not be created again (CreateTable would fail: ResourceInUseException)."""
+    from chalicelib.store import DynamoStore
+    from layers import deploy
+    _, _, client = moto
+    ddb = client("dynamodb")
+    for i in range(100):  # listed before it: it is on the second page
+        ddb.create_table(TableName=f"another-{i:03d}", BillingMode="PAY_PER_REQUEST",
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+    DynamoStore.create_table(ddb, "tintcam-prod-meter")
+    assert "tintcam-prod-meter" not in ddb.list_tables()["TableNames"]
+    deploy.ensure_table(ddb, "tintcam-prod-meter")
+    deploy.ensure_table(ddb, "tintcam-new-meter")  # and a missing one is made
+    assert ddb.describe_table(TableName="tintcam-new-meter")["Table"]["TableStatus"] == "ACTIVE"
