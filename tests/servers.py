@@ -176,8 +176,10 @@ class Proxy(BackgroundServer):
     every answer (a slow network) or lose the first POST's answer after the API has handled it (a load
     balancer's 503). Use as a context manager; ``url`` is its address."""
 
-    def __init__(self, target: str, delay: float = 0.0, lose_first_post: bool = False) -> None:
+    def __init__(self, target: str, delay: float = 0.0, lose_first_post: bool = False,
+                 throttle_first_post: bool = False) -> None:
         self.target, self.delay, self.lose_first_post = target, delay, lose_first_post
+        self.throttle_first_post = throttle_first_post   # answer it as API Gateway's throttle does, unforwarded
         self.seen_idempotency_keys: list[str | None] = []
         super().__init__(_ProxyHandler)
 
@@ -186,6 +188,10 @@ class _ProxyHandler(AnsweringHandler):
     def _forward(self):
         length = int(self.headers.get("Content-Length", 0))
         body = self.rfile.read(length) if length else None
+        if self.command == "POST" and self.server.throttle_first_post:
+            self.server.throttle_first_post = False
+            self._answer(429, {"Content-Type": "application/json"}, b'{"message":"Too Many Requests"}')
+            return
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
         resp = requests.request(self.command, self.server.target + self.path, data=body, headers=headers, timeout=60)
         if self.server.delay:

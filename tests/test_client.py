@@ -131,6 +131,17 @@ def test_retry_after_503_is_charged_once(api, env):
     assert usage["frames_charged"] == 1 and usage["requests"] == 1  # counted once, answered twice
 
 
+def test_gateway_throttling_is_retried(api, env):
+    """API Gateway's usage plan throttles a key beyond 20 requests/s (burst 40) with a 429 that has no
+    Retry-After (the API's own quota 429 always has one): a video sent with several frames in flight meets
+    it, and the client backs off and retries instead of failing the video."""
+    key = admin_key(env, "throttled", 100)
+    with Proxy(api, throttle_first_post=True) as proxy, Client(proxy.url, key, backoff=0.05) as client:
+        result = client.tint(read("Tom_Cruise_avp_2014_4.jpg"))
+        assert result.faces == 1 and result.retries == 1
+        assert client.usage()["requests"] == 1
+
+
 def test_connection_errors_are_retried_then_reported():
     from tintcam_client import ConnectionFailed
     with Client(f"http://127.0.0.1:{free_port()}", "tc_" + "a" * 43, retries=2, backoff=0.01) as client:

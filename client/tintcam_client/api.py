@@ -175,7 +175,8 @@ class Client:
     # ------------------------------------------------------------------ transport
     def _send(self, method: str, path: str, params: dict, headers: dict, body: bytes | None,
               idempotency_key: str | None):
-        """One logical request: retried on 429 (honouring Retry-After), 503 and connection errors, every
+        """One logical request: retried on 429 (honouring Retry-After; without one, API Gateway's throttle,
+        with backoff), 502/503/504 and connection errors, every
         attempt with the same Idempotency-Key so that the API counts it once."""
         headers = {**headers, "x-api-key": self._key}
         if method == "POST":
@@ -197,8 +198,10 @@ class Client:
             if resp.ok:
                 return resp, latency, attempt
             retry_after = _retry_after(resp)
+            # a 429 without Retry-After is API Gateway's rate throttle (backed off like a 503); the API's own
+            # 429 (the monthly quota) says when it resets, which is retried only when that is soon
             retryable = resp.status_code in (502, 503, 504) or (
-                resp.status_code == 429 and retry_after is not None and retry_after <= self.max_retry_wait)
+                resp.status_code == 429 and (retry_after is None or retry_after <= self.max_retry_wait))
             if not retryable or attempt >= self.retries:
                 raise _as_error(resp, retry_after)
             self._sleep(attempt, retry_after)
