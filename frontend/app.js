@@ -22,7 +22,7 @@ const els = {
   settingsNote: $('settings-note'), chart: $('chart'), connection: $('connection'),
 };
 
-const state = { apiUrl: '', apiKey: '', color: SHADES[0].color, stream: null, shown: false };
+const state = { apiUrl: '', siteApiUrl: '', apiKey: '', color: SHADES[0].color, stream: null, shown: false };
 // Patch answers (only the tinted lips come back) unless the page is opened with ?answer=full, which asks
 // for whole tinted frames as before (for comparison: bench/camera_page.py measures both).
 const ANSWER = new URLSearchParams(location.search).get('answer') === 'full' ? 'full' : 'patch';
@@ -43,6 +43,7 @@ async function loadConfig() {
   } catch { /* no config file: the person sets the address */ }
   let saved = {};
   try { saved = JSON.parse(localStorage.getItem(STORAGE_KEY) || '{}'); } catch { saved = {}; }
+  state.siteApiUrl = config.apiUrl || '';
   state.apiUrl = saved.apiUrl || config.apiUrl || '';
   state.apiKey = saved.apiKey || config.apiKey || '';
   els.apiUrl.value = state.apiUrl;
@@ -54,7 +55,10 @@ function saveSettings(event) {
   event.preventDefault();
   state.apiUrl = els.apiUrl.value.trim();
   state.apiKey = els.apiKey.value.trim();
-  localStorage.setItem(STORAGE_KEY, JSON.stringify({ apiUrl: state.apiUrl, apiKey: state.apiKey }));
+  // The address is kept only when it is not the site's own (config.json), so that a redeploy that moves
+  // the API reaches everyone who merely saved a key.
+  const ownApiUrl = state.apiUrl === state.siteApiUrl ? '' : state.apiUrl;
+  localStorage.setItem(STORAGE_KEY, JSON.stringify({ apiUrl: ownApiUrl, apiKey: state.apiKey }));
   els.settingsNote.textContent = 'Saved in this browser.';
   if (streamer) streamer.pausedUntil = 0;
 }

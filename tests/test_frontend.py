@@ -260,6 +260,35 @@ def test_api_down_shows_a_message_and_recovers(page, stack):
     assert good == api_url  # the page knew the local API's address from config.json
 
 
+def test_a_saved_key_does_not_pin_the_api_address_the_site_gave(page, stack):
+    """On the hosted site each person saves their key, and the settings form saves the API address with it.
+    When a redeploy moves the API (another front door, a stage made again), the site's config.json names
+    the new address; a person who only entered a key must get it, not the old one kept in their browser.
+    An address the person typed themselves is kept."""
+    site_url, api_url, _ = stack
+    served = {"apiUrl": "https://old-api.example.invalid/api"}
+    page.route("**/config.json", lambda route: route.fulfill(status=200, content_type="application/json",
+                                                             body=json.dumps(served)))
+    page.goto(site_url)
+    page.wait_for_selector("body[data-ready='true']")
+    page.get_by_text("API address and key").click()
+    assert page.get_by_label("API address", exact=True).input_value() == served["apiUrl"]
+    page.get_by_label("API key", exact=True).fill("tc_" + "k" * 43)
+    page.get_by_role("button", name="Save settings").click()
+    served["apiUrl"] = api_url  # the redeploy
+    page.reload()
+    page.wait_for_selector("body[data-ready='true']")
+    assert page.get_by_label("API address", exact=True).input_value() == api_url
+    assert page.get_by_label("API key", exact=True).input_value() == "tc_" + "k" * 43
+    # an address of the person's own choosing stays theirs
+    page.get_by_text("API address and key").click()
+    page.get_by_label("API address", exact=True).fill("http://127.0.0.1:9999")
+    page.get_by_role("button", name="Save settings").click()
+    page.reload()
+    page.wait_for_selector("body[data-ready='true']")
+    assert page.get_by_label("API address", exact=True).input_value() == "http://127.0.0.1:9999"
+
+
 def test_denied_camera_explains_what_to_do(playwright, camera, stack):
     site_url, _, _ = stack
     browser = launch(playwright, camera, grant_camera=False)
