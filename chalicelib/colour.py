@@ -18,7 +18,7 @@ _KAPPA = 24389 / 27
 
 def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     """uint8 sRGB (..., 3) -> float32 L*a*b* (..., 3)."""
-    return linear_to_lab(SRGB_TO_LINEAR[rgb])
+    return linear_to_lab(SRGB_TO_LINEAR.take(rgb))      # (take: a third of indexing's cost)
 
 
 def linear_to_lab(linear: np.ndarray) -> np.ndarray:
@@ -36,19 +36,29 @@ def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
     and loses chroma until it fits (mixed, in linear light, with the grey of its own luminance); clipping
     each channel instead would also change its lightness, flattening the shading of dark, strong colours."""
     f = lab @ _LAB_TO_F + np.float32(16 / 116)              # (fx, fy, fz)
-    xyz = np.where(f > 6 / 29, f * f * f, (116 * f - 16) / _KAPPA) * _WHITE
+    xyz = f * f * f
+    low = f <= np.float32(6 / 29)                            # (the dark end is linear: only where needed)
+    if low.any():
+        xyz[low] = (116 * f[low] - 16) / _KAPPA
+    xyz *= _WHITE
     linear = xyz @ _XYZ_TO_RGB.T
     beyond = (linear < 0.0) | (linear > 1.0)
-    outside = beyond[..., 0] | beyond[..., 1] | beyond[..., 2]    # (.any(axis=-1) costs ten times more)
-    if outside.any():
-        grey = np.clip(xyz[outside][:, 1:2], 0.0, 1.0)             # luminance Y: the same L*
-        colour = linear[outside] - grey
+    outside = np.flatnonzero(beyond[..., 0] | beyond[..., 1] | beyond[..., 2])   # (.any(axis=-1) costs ten times more)
+    if len(outside):
+        grey = np.minimum(np.maximum(xyz.reshape(-1, 3)[outside, 1], 0.0), 1.0)[:, None]   # luminance Y: the same L*
+        flat = linear.reshape(-1, 3)
+        colour = flat[outside] - grey
         with np.errstate(divide="ignore", invalid="ignore"):
-            room = np.where(colour < 0, -grey / colour, np.where(colour > 0, (1 - grey) / colour, np.inf))
-        linear[outside] = grey + np.minimum(room.min(axis=-1, keepdims=True), 1.0) * colour
-    linear = np.clip(linear, 0.0, 1.0)
-    srgb = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * np.power(linear, 1 / 2.4) - 0.055)
-    return np.clip(np.rint(srgb * 255), 0, 255).astype(np.uint8)
+            room = np.where(colour < 0, -grey, 1 - grey) / colour
+        room[colour == 0] = np.inf
+        share = np.minimum(np.minimum(np.minimum(room[:, 0], room[:, 1]), room[:, 2]), 1.0)   # (not .min(axis=-1))
+        flat[outside] = grey + share[:, None] * colour
+    linear = np.minimum(np.maximum(linear, 0.0), 1.0)
+    srgb = 1.055 * np.power(linear, 1 / 2.4) - 0.055
+    dark = linear <= np.float32(0.0031308)
+    if dark.any():
+        srgb[dark] = 12.92 * linear[dark]
+    return np.rint(srgb * 255).astype(np.uint8)                # (in 0..255 already: linear is)
 
 
 def ciede2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
