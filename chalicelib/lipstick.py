@@ -182,16 +182,19 @@ def _sparkle(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.clip((noise - 0.9) * 10, 0.0, 1.0) ** 2
 
 
+_PIXEL = np.dtype((np.void, 3))    # an RGB pixel's three bytes as one item
+
+
 def tint(rgb: np.ndarray, mask: lipmask.LipMask, points: np.ndarray, look: Look) -> np.ndarray:
     """The tinted pixels of ``mask``'s box (a new uint8 array; pixels of weight 0 are copied)."""
     out = rgb[mask.rows, mask.cols].copy()
-    touched = np.flatnonzero(mask.weight)
+    touched = np.flatnonzero(mask.weight != 0)                # (a bool array's nonzero costs a fifth of a float's)
     if not touched.size:
         return out
     finish = FINISH[look.finish]
     target = _target_lab(look.color)
-    lab = mask.lab.reshape(-1, 3)[touched]
-    w = mask.weight.ravel()[touched]
+    lab = mask.lab.reshape(-1, 3).take(touched, axis=0)      # (take: a fifth of fancy indexing's cost)
+    w = mask.weight.ravel().take(touched)
     core = w >= 0.5
     lightness = lab[:, 0]
     if finish.shading == finish.detail_bright == finish.detail_dark == 1 and not finish.gloss:
@@ -217,11 +220,12 @@ def tint(rgb: np.ndarray, mask: lipmask.LipMask, points: np.ndarray, look: Look)
         if look.shimmer:
             light += 30.0 * look.shimmer * _sparkle(u, v)
         new_l = new_l + light
-        chroma = np.clip(1 - light / 45.0, 0.35, 1.0)[:, None]   # reflected light is the light's colour
+        chroma = np.clip(1 - light / 45.0, 0.35, 1.0)   # reflected light is the light's colour
     k = np.float32(look.intensity) * w
     lab[:, 0] += k * (np.minimum(np.maximum(new_l, 0.0), 100.0) - lightness)
-    lab[:, 1:] += k[:, None] * ((target[1:] if chroma is None else target[1:] * chroma) - lab[:, 1:])
-    out.reshape(-1, 3)[touched] = lab_to_rgb(lab)
+    for c in (1, 2):              # (channel by channel: broadcasting over a last axis of two costs four times more)
+        lab[:, c] += k * ((target[c] if chroma is None else target[c] * chroma) - lab[:, c])
+    out.view(_PIXEL).reshape(-1)[touched] = lab_to_rgb(lab).view(_PIXEL).reshape(-1)   # (whole pixels: half the cost)
     return out
 
 
