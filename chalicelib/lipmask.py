@@ -260,14 +260,15 @@ def _bilinear(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
     y = np.minimum(np.maximum(xy[..., 1], 0.0), h - 1.001)
     x0, y0 = x.astype(np.intp), y.astype(np.intp)
     fx, fy = x - x0, y - y0
-    flat = image.reshape(h * w, -1)
     at = y0 * w + x0
     if image.ndim == 3:
         fx, fy = fx[..., None], fy[..., None]
+        flat = image.reshape(h * w, -1)
     else:
-        flat = flat[:, 0]
-    top = flat[at] * (1 - fx) + flat[at + 1] * fx
-    bottom = flat[at + w] * (1 - fx) + flat[at + w + 1] * fx
+        flat = image.reshape(-1)
+    # (take: a fraction of fancy indexing's cost)
+    top = flat.take(at, axis=0) * (1 - fx) + flat.take(at + 1, axis=0) * fx
+    bottom = flat.take(at + w, axis=0) * (1 - fx) + flat.take(at + w + 1, axis=0) * fx
     return top * (1 - fy) + bottom * fy
 
 
@@ -275,7 +276,7 @@ def _nearest(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
     h, w = image.shape[:2]
     x = np.minimum(np.maximum(xy[..., 0] + 0.5, 0), w - 1).astype(np.intp)
     y = np.minimum(np.maximum(xy[..., 1] + 0.5, 0), h - 1).astype(np.intp)
-    return image[y, x]
+    return image.reshape((h * w,) + image.shape[2:]).take(y * w + x, axis=0)   # (image[y, x] costs more)
 
 
 @dataclass(frozen=True)
@@ -293,7 +294,8 @@ class SkinModel:
 def _inverse3(m: np.ndarray) -> tuple[np.ndarray, float]:
     """The inverse and determinant of a symmetric positive 3x3 matrix, by its adjugate (numpy's linalg
     costs more in call overhead than the arithmetic, done for every face)."""
-    (a, b, c), (_, e, f), (_, _, i) = m
+    # (a float64 matrix's entries as Python floats: the same arithmetic, numpy's scalars cost more)
+    (a, b, c), (_, e, f), (_, _, i) = m.tolist() if m.dtype == np.float64 else m
     cofactors = np.array([[e * i - f * f, c * f - b * i, b * f - c * e],
                           [c * f - b * i, a * i - c * c, b * c - a * f],
                           [b * f - c * e, b * c - a * f, a * e - b * b]])
@@ -755,7 +757,7 @@ def in_front(lab: np.ndarray, lips_colour: np.ndarray, skin_colour: np.ndarray, 
     pixel; None when nothing is. A microphone held to the mouth, or the dark gap between closed lips,
     are; a hand is skin-coloured and is not (the 68 points rarely put the lips on it)."""
     at = np.flatnonzero(where)
-    px = lab.reshape(-1, 3)[at]
+    px = lab.reshape(-1, 3).take(at, axis=0)
     lips_chroma = max(float(np.hypot(lips_colour[1], lips_colour[2])), 1.0)
     apart = max(float(np.hypot(*(lips_colour[1:] - skin_colour[1:]))), 2.0)
     chroma2 = (px * px) @ np.array([0, 1, 1], np.float32)

@@ -90,7 +90,7 @@ def _contrast(target_l: float, mean_l: float) -> np.float32:
     multiplier on a surface's colour (L* + 16 goes as its cube root), so a darker shade shows the same
     shading with less L* contrast and a lighter one with more; halfway to that and within CONTRAST_RANGE,
     so a dark shade keeps the lips' texture readable."""
-    return np.float32(np.clip(np.sqrt((target_l + 16) / max(mean_l + 16, 1.0)), *CONTRAST_RANGE))
+    return np.float32(min(max(np.sqrt((target_l + 16) / max(mean_l + 16, 1.0)), CONTRAST_RANGE[0]), CONTRAST_RANGE[1]))
 
 
 def _mouth_axes(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -99,6 +99,12 @@ def _mouth_axes(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     axis = right - left
     width = float(np.hypot(*axis)) or 1.0
     return (left + right) / 2, axis / width, width
+
+
+def _mean(values: np.ndarray) -> float:
+    """``float(values.mean())`` of a float32 vector, the same number (its float32 sum over the count, in
+    double, rounded to float32) without .mean()'s overhead."""
+    return float(np.float32(float(values.sum()) / len(values)))
 
 
 def mouth_coordinates(points: np.ndarray, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -169,7 +175,7 @@ def _gloss_light(points: np.ndarray, u: np.ndarray, v: np.ndarray, base: np.ndar
                         0.55 * np.exp(-((upper - 0.3) * 5) ** 2 - (np.abs(u) - 0.28) ** 2 * 25))
     core = base[inside] if inside.any() else base
     low, high = _percentiles(core, _GLOSS_FROM_TO)
-    own = np.clip((base - low) / max(high - low, 1.0), 0.0, 1.0) ** 1.5
+    own = np.minimum(np.maximum((base - low) / max(high - low, 1.0), 0.0), 1.0) ** 1.5
     return np.maximum(placed, own)
 
 
@@ -179,7 +185,7 @@ def _sparkle(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     cells = 55.0                                    # cells across half the mouth: about 1.2 px on a 130 px mouth
     noise = np.sin(np.floor(u * cells) * 12.9898 + np.floor(v * (2 * cells)) * 78.233) * 43758.5453
     noise -= np.floor(noise)
-    return np.clip((noise - 0.9) * 10, 0.0, 1.0) ** 2
+    return np.minimum(np.maximum((noise - 0.9) * 10, 0.0), 1.0) ** 2
 
 
 _PIXEL = np.dtype((np.void, 3))    # an RGB pixel's three bytes as one item
@@ -198,13 +204,13 @@ def tint(rgb: np.ndarray, mask: lipmask.LipMask, points: np.ndarray, look: Look)
     core = w >= 0.5
     lightness = lab[:, 0]
     if finish.shading == finish.detail_bright == finish.detail_dark == 1 and not finish.gloss:
-        mean_l = float(lightness[core].mean()) if core.any() else float(lightness.mean())
+        mean_l = _mean(lightness[core] if core.any() else lightness)
         contrast = _contrast(target[0], mean_l)
         new_l = target[0] + contrast * (lightness - np.float32(mean_l))   # the lips' own light, at the shade's level
     else:
         mouth_width = float(np.hypot(*(points[54] - points[48])))
-        base = shading(mask.lab[..., 0], mouth_width).ravel()[touched]
-        mean_l = float(base[core].mean()) if core.any() else float(base.mean())
+        base = shading(mask.lab[..., 0], mouth_width).ravel().take(touched)
+        mean_l = _mean(base[core] if core.any() else base)
         contrast = _contrast(target[0], mean_l)
         detail = (lightness - base) * contrast
         detail *= np.where(detail > 0, np.float32(finish.detail_bright), np.float32(finish.detail_dark))
@@ -216,11 +222,11 @@ def tint(rgb: np.ndarray, mask: lipmask.LipMask, points: np.ndarray, look: Look)
         if finish.gloss:
             shine = _gloss_light(points, u, v, base, core)
             shine = shine * shine * (3 - 2 * shine)            # a crisper edge to the highlight
-            light += finish.gloss * shine * (1 + np.clip(detail, -4, 4) / 12)
+            light += finish.gloss * shine * (1 + np.minimum(np.maximum(detail, -4), 4) / 12)
         if look.shimmer:
             light += 30.0 * look.shimmer * _sparkle(u, v)
         new_l = new_l + light
-        chroma = np.clip(1 - light / 45.0, 0.35, 1.0)   # reflected light is the light's colour
+        chroma = np.minimum(np.maximum(1 - light / 45.0, 0.35), 1.0)   # reflected light is the light's colour
     k = np.float32(look.intensity) * w
     lab[:, 0] += k * (np.minimum(np.maximum(new_l, 0.0), 100.0) - lightness)
     for c in (1, 2):              # (channel by channel: broadcasting over a last axis of two costs four times more)
