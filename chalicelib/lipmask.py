@@ -111,7 +111,7 @@ class LipContour:
     def outer(self) -> np.ndarray:
         return np.concatenate([self.upper, self.lower])
 
-    @property
+    @functools.cached_property
     def mouth_width(self) -> float:
         return float(np.hypot(*(self.upper[-1] - self.upper[0])))
 
@@ -373,7 +373,8 @@ PROFILE, _PER_REACH = 3, 6                 # the colour along a normal: +-3 reac
 _PROFILE = np.arange(-PROFILE * _PER_REACH, PROFILE * _PER_REACH + 1) / _PER_REACH   # snap's _STEPS among them)
 _ENDS = np.array([-1.5, -1.0, 1.0, 1.5])   # the lips' colour just inside an outline point, the skin's outside
 _END_COLUMNS = np.rint((_ENDS + PROFILE) * _PER_REACH).astype(np.intp)
-_STAY_COST = STAY * len(_STEPS) / 2 * np.append(_SPLIT_AT, 1.0) ** 2
+_MOVE_AT = np.append(_SPLIT_AT, 1.0)                       # the move of a split after each sample, in reaches
+_STAY_COST = STAY * len(_STEPS) / 2 * _MOVE_AT ** 2
 
 
 def snap(curve: np.ndarray, normal: np.ndarray, evidence_at, reach: float, lips_inside: bool) -> np.ndarray:
@@ -388,7 +389,7 @@ def snap(curve: np.ndarray, normal: np.ndarray, evidence_at, reach: float, lips_
     # the split after sample j: evidence for lips up to j, against lips after it, minus the cost of moving
     before = np.cumsum(evidence, axis=1)
     best = np.argmax(2 * before - before[:, -1:] - _STAY_COST, axis=1)
-    moves = np.append(_SPLIT_AT, 1.0)[best] * reach
+    moves = _MOVE_AT.take(best) * reach
     return _smooth_closed(-moves if not lips_inside else moves, SMOOTH)
 
 
@@ -446,13 +447,15 @@ def fill_levels(regions, shape: tuple[int, int]) -> np.ndarray:
     return out
 
 
+_SOFT_STEPS = np.arange(1, 2 * SOFT_EDGE_PX + 1) * 0.5     # every half pixel outward
+
+
 def soft_edge_widths(lipness, offsets: np.ndarray) -> np.ndarray:
     """How far outward of each point of the outline the lips' own colour goes on (px, up to SOFT_EDGE_PX):
     the least ``lipness`` met so far, summed every half pixel outward, smoothed along the outline. The
     outline lies ``offsets`` (px) along the normals from where the colour was sampled, and ``lipness``
     gives how much the colour is the lips' own (0..1) at such offsets (n, k)."""
-    steps = np.arange(1, 2 * SOFT_EDGE_PX + 1) * 0.5
-    seen = lipness(offsets[:, None] + steps[None, :])
+    seen = lipness(offsets[:, None] + _SOFT_STEPS)
     return _smooth_closed(0.5 * np.minimum.accumulate(seen, axis=1).sum(axis=1), SMOOTH)
 
 
@@ -636,7 +639,8 @@ def _gap(lightness: np.ndarray, inner: np.ndarray, lips_lightness: float) -> tup
                               width=2 * GAP_PX + 1)
     low, high = GAP_DARKER
     darker = (1 - lightness[rows, cols] / max(lips_lightness, 1.0) - low) / (high - low)
-    return rows, cols, np.asarray(line, np.float32) * np.clip(darker, 0.0, 1.0)
+    drawn = np.frombuffer(line.tobytes(), np.uint8).reshape(line.height, line.width)   # (np.asarray costs more)
+    return rows, cols, drawn * np.minimum(np.maximum(darker, 0.0), 1.0)
 
 
 # where the colour models are sampled along the normals, in reaches (negative: inside the curve)
@@ -735,7 +739,7 @@ class _Profile:
         the two hardly differ (both on lips, or both on skin) they fall back to the face's mean lips and
         skin (scores 0 and 1)."""
         ends = self.seen[:, _END_COLUMNS]
-        inside, outside = _smooth_closed(np.stack([ends[:, :2].mean(axis=1), ends[:, 2:].mean(axis=1)], 1),
+        inside, outside = _smooth_closed(np.stack([(ends[:, 0] + ends[:, 1]) / 2, (ends[:, 2] + ends[:, 3]) / 2], 1),
                                          PLATEAU_SMOOTH).T
         contrast = inside - outside
         trust = np.minimum(np.maximum((contrast - LOCAL_CONTRAST[0]) / (LOCAL_CONTRAST[1] - LOCAL_CONTRAST[0]),
