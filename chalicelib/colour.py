@@ -12,6 +12,7 @@ SRGB_TO_LINEAR = np.array(
     [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in np.arange(256) / 255.0],
     dtype=np.float32)
 _LAB_TO_F = np.array([[1 / 116, 1 / 116, 1 / 116], [1 / 500, 0, 0], [0, 0, -1 / 200]], dtype=np.float32)
+_LINEAR_TO_XYZ_WHITE = _RGB_TO_XYZ.T / _WHITE                # linear sRGB -> XYZ over the white point
 _EPS = 216 / 24389
 _KAPPA = 24389 / 27
 
@@ -23,12 +24,20 @@ def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
 
 def linear_to_lab(linear: np.ndarray) -> np.ndarray:
     """float32 linear sRGB (..., 3) -> float32 L*a*b* (..., 3)."""
-    xyz = linear @ (_RGB_TO_XYZ.T / _WHITE)
+    xyz = (linear.reshape(-1, 3) @ _LINEAR_TO_XYZ_WHITE).reshape(linear.shape)   # (one product, not one per row)
     f = np.cbrt(xyz)
     low = xyz <= _EPS                                        # (the dark end is linear)
     if low.any():
         f[low] = (_KAPPA * xyz[low] + 16) / 116
-    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], axis=-1)
+    lab = np.empty(f.shape, np.float32)                      # (each channel written in place: no np.stack)
+    fx, fy, fz = f[..., 0], f[..., 1], f[..., 2]
+    np.multiply(fy, 116, out=lab[..., 0])
+    lab[..., 0] -= 16
+    np.subtract(fx, fy, out=lab[..., 1])
+    lab[..., 1] *= 500
+    np.subtract(fy, fz, out=lab[..., 2])
+    lab[..., 2] *= 200
+    return lab
 
 
 def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
