@@ -30,6 +30,7 @@ Numpy and Pillow only (they ship to Lambda); a 200 px face costs about a millise
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -200,11 +201,9 @@ def catmull_rom(quads: np.ndarray, samples: int) -> np.ndarray:
     """Centripetal Catmull-Rom segments (quads: (segments, 4, 2) control points), ``samples`` points a
     segment from its start (the segment's end is the next one's start): (segments * samples, 2)."""
     p0, p1, p2, p3 = (quads[:, k, None, :] for k in range(4))          # each (segments, 1, 2)
-
-    def knot(a, b):
-        d = b - a
-        return np.maximum(np.sqrt(np.sqrt(d[..., :1] ** 2 + d[..., 1:] ** 2)), 1e-4)
-    d01, d12, d23 = knot(p0, p1), knot(p1, p2), knot(p2, p3)
+    d = quads[:, 1:] - quads[:, :-1]                                    # the three spans at once
+    knots = np.maximum(np.sqrt(np.sqrt(d[..., :1] ** 2 + d[..., 1:] ** 2)), 1e-4)   # (segments, 3, 1)
+    d01, d12, d23 = knots[:, 0:1], knots[:, 1:2], knots[:, 2:3]
     t1, t2, t3 = d01, d01 + d12, d01 + d12 + d23
     t = t1 + np.arange(samples)[None, :, None] * (d12 / samples)        # (segments, samples, 1)
     a1 = ((t1 - t) * p0 + t * p1) / t1
@@ -303,6 +302,9 @@ def _inverse3(m: np.ndarray) -> tuple[np.ndarray, float]:
     return cofactors / det, det
 
 
+_EYE3 = np.eye(3)
+
+
 def _mean_cov(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mean = samples.sum(axis=0) / len(samples)
     centred = samples - mean
@@ -316,9 +318,9 @@ def skin_model(lips: np.ndarray, skin: np.ndarray, least: float = MIN_SEPARATION
         return None
     (mu_lips, cov_lips), (mu_skin, cov_skin) = _mean_cov(lips), _mean_cov(skin)
     gap = mu_lips - mu_skin
-    direction = _inverse3((cov_lips + cov_skin) / 2 + np.eye(3))[0] @ gap
+    direction = _inverse3((cov_lips + cov_skin) / 2 + _EYE3)[0] @ gap
     span = float(gap @ direction)            # also Fisher's criterion
-    if not np.isfinite(span) or span < least:
+    if not math.isfinite(span) or span < least:
         return None
     direction = direction / span
     return SkinModel(direction=direction.astype(np.float32), offset=float(mu_skin @ direction), separation=span)
@@ -792,8 +794,8 @@ def _middle_of_lips(lips: np.ndarray, inner: np.ndarray, corner: int) -> tuple[n
     outer = lips[near[:, 0] > 0.2 * span]
     squared = (outer[:, 0:1] - inner[:, 0]) ** 2 + (outer[:, 1:2] - inner[:, 1]) ** 2
     closest = np.argmin(squared, axis=1)
-    nearest = np.sort(squared[np.arange(len(outer)), closest])
-    thickness = float(np.sqrt(nearest[len(nearest) // 2])) if len(nearest) else 0.0
+    nearest = squared.min(axis=1)
+    thickness = float(np.sqrt(np.partition(nearest, len(nearest) // 2)[len(nearest) // 2])) if len(nearest) else 0.0
     return outer[:, None, :] + _ACROSS[None, :, None] * (inner[closest] - outer)[:, None, :], thickness
 
 

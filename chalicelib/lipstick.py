@@ -130,18 +130,19 @@ _LOWER_OUTER = [48, 59, 58, 57, 56, 55, 54]
 _LOWER_INNER = [48, 60, 67, 66, 65, 64, 54]
 _UPPER_OUTER = [48, 49, 50, 51, 52, 53, 54]
 _UPPER_INNER = [48, 60, 61, 62, 63, 64, 54]
+_EDGES = np.array([_LOWER_OUTER, _LOWER_INNER, _UPPER_OUTER, _UPPER_INNER])
+_EDGE_ROWS = np.arange(len(_EDGES))[:, None]
 
 
 def _lip_bands(points: np.ndarray, u: np.ndarray, v: np.ndarray):
     """For pixels at mouth coordinates (u, v): how far across the lower lip (0 at the mouth's opening,
     1 at its outer edge) and across the upper lip (0 at its outer edge, 1 at the opening)."""
     pu, pv = mouth_coordinates(points, points.astype(np.float64))
-
-    def edge(indices):
-        order = np.argsort(pu[indices])
-        return np.interp(u, pu[indices][order], pv[indices][order]).astype(np.float32)
-    lower_outer, lower_inner = edge(_LOWER_OUTER), edge(_LOWER_INNER)
-    upper_outer, upper_inner = edge(_UPPER_OUTER), edge(_UPPER_INNER)
+    order = np.argsort(pu[_EDGES], axis=1)                  # each edge's points from left to right
+    eu, ev = pu[_EDGES[_EDGE_ROWS, order]], pv[_EDGES[_EDGE_ROWS, order]]
+    at = u.astype(np.float64)
+    lower_outer, lower_inner, upper_outer, upper_inner = (np.interp(at, eu[k], ev[k]).astype(np.float32)
+                                                          for k in range(len(_EDGES)))
     lower = (v - lower_inner) / np.maximum(lower_outer - lower_inner, 1e-3)
     upper = (v - upper_outer) / np.maximum(upper_inner - upper_outer, 1e-3)
     return lower, upper
