@@ -514,10 +514,9 @@ def find(rgb: np.ndarray, points: np.ndarray, contour: LipContour | None = None,
     outer = contour.outer
     reach = max(REACH * mouth_width, 1.0)
     pad = int(np.ceil(3 * reach)) + 2
-    x0 = max(0, int(np.floor(outer[:, 0].min())) - pad)
-    y0 = max(0, int(np.floor(outer[:, 1].min())) - pad)
-    x1 = min(width, int(np.ceil(outer[:, 0].max())) + pad + 1)
-    y1 = min(height, int(np.ceil(outer[:, 1].max())) + pad + 1)
+    (low_x, low_y), (high_x, high_y) = outer.min(axis=0).tolist(), outer.max(axis=0).tolist()
+    x0, y0 = max(0, math.floor(low_x) - pad), max(0, math.floor(low_y) - pad)
+    x1, y1 = min(width, math.ceil(high_x) + pad + 1), min(height, math.ceil(high_y) + pad + 1)
     if x1 - x0 < 2 or y1 - y0 < 2 or not np.isfinite(outer).all():
         return None
     origin = np.array([x0, y0], np.float64)
@@ -793,16 +792,16 @@ def _middle_of_lips(lips: np.ndarray, inner: np.ndarray, corner: int) -> tuple[n
     """Points across the middle of the lips: between each outline point (away from the mouth's corners,
     0 and ``corner``) and the nearest point of the opening; and the lips' thickness there (the median
     distance between the two, px)."""
-    corners = lips[[0, corner]]
+    corners = lips.take([0, corner], axis=0)
     span = np.hypot(*(corners[1] - corners[0])) or 1.0
     x, y = lips[:, 0:1], lips[:, 1:2]         # (one coordinate at a time: numpy is slow over an axis of two)
     near = np.minimum(np.hypot(x - corners[0, 0], y - corners[0, 1]), np.hypot(x - corners[1, 0], y - corners[1, 1]))
-    outer = lips[near[:, 0] > 0.2 * span]
+    outer = lips.compress(near[:, 0] > 0.2 * span, axis=0)
     squared = (outer[:, 0:1] - inner[:, 0]) ** 2 + (outer[:, 1:2] - inner[:, 1]) ** 2
     closest = np.argmin(squared, axis=1)
     nearest = squared.min(axis=1)
     thickness = float(np.sqrt(np.partition(nearest, len(nearest) // 2)[len(nearest) // 2])) if len(nearest) else 0.0
-    return outer[:, None, :] + _ACROSS[None, :, None] * (inner[closest] - outer)[:, None, :], thickness
+    return outer[:, None, :] + _ACROSS[None, :, None] * (inner.take(closest, axis=0) - outer)[:, None, :], thickness
 
 
 _ACROSS = np.array([0.3, 0.5, 0.7])
