@@ -377,7 +377,12 @@ _SPLIT_AT = (_STEPS[:-1] + _STEPS[1:]) / 2                 # a split between two
 PROFILE, _PER_REACH = 3, 6                 # the colour along a normal: +-3 reaches, 6 samples a reach (the
 _PROFILE = np.arange(-PROFILE * _PER_REACH, PROFILE * _PER_REACH + 1) / _PER_REACH   # snap's _STEPS among them)
 _ENDS = np.array([-1.5, -1.0, 1.0, 1.5])   # the lips' colour just inside an outline point, the skin's outside
-_END_COLUMNS = np.rint((_ENDS + PROFILE) * _PER_REACH).astype(np.intp)
+# ... of which only those from -1.5 reaches on are ever read (the snap's steps, the ends, the soft edge's
+# offsets, which start beyond a move of at most a reach inward): the first _SKIPPED are not sampled
+_SKIPPED = int(np.rint((PROFILE + _ENDS[0]) * _PER_REACH))
+_SAMPLED = _PROFILE[_SKIPPED:]
+_PLACE_TOP = (len(_PROFILE) - 1.001) - _SKIPPED     # (exactly the full profile's last place, shifted)
+_END_COLUMNS = np.rint((_ENDS + PROFILE) * _PER_REACH).astype(np.intp) - _SKIPPED
 _MOVE_AT = np.append(_SPLIT_AT, 1.0)                       # the move of a split after each sample, in reaches
 _STAY_COST = STAY * len(_STEPS) / 2 * _MOVE_AT ** 2
 
@@ -720,19 +725,20 @@ def _snapped(lab: np.ndarray, curves, normals, inner: np.ndarray, reach: float, 
 
 class _Profile:
     """The lips' colour score (``SkinModel.score``) along each outline point's normal, sampled every
-    sixth of a reach from -PROFILE to +PROFILE reaches: ``steps`` are the samples ``snap`` looks at,
-    ``at`` any offset (the soft edge's), ``local_colour`` the lips' and the skin's there."""
+    sixth of a reach from -1.5 (no further inward: nothing reads there) to +PROFILE reaches: ``steps``
+    are the samples ``snap`` looks at, ``at`` any offset from -1.5 reaches on (the soft edge's),
+    ``local_colour`` the lips' and the skin's there."""
 
     def __init__(self, score: np.ndarray, curve: np.ndarray, normal: np.ndarray, reach: float) -> None:
         self.reach = reach
-        self.seen = _bilinear(score, _along(curve, normal, reach * _PROFILE))
+        self.seen = _bilinear(score, _along(curve, normal, reach * _SAMPLED))
         self.rows = np.arange(len(curve))[:, None] * self.seen.shape[1]     # each row's start in the flat samples
-        middle = len(_PROFILE) // 2
+        middle = len(_PROFILE) // 2 - _SKIPPED
         self.steps = self.seen[:, middle - len(_STEPS) // 2:middle + len(_STEPS) // 2 + 1]
 
     def at(self, offsets: np.ndarray) -> np.ndarray:
         """The score at ``offsets`` (n, k; px along the normals), linearly between samples."""
-        place = np.minimum(np.maximum((offsets / self.reach + PROFILE) * _PER_REACH, 0.0), len(_PROFILE) - 1.001)
+        place = np.minimum(np.maximum((offsets / self.reach + PROFILE) * _PER_REACH - _SKIPPED, 0.0), _PLACE_TOP)
         below = place.astype(np.intp)
         share = place - below
         at = self.rows + below
