@@ -106,7 +106,7 @@ class LipContour:
     def of_68(cls, points: np.ndarray) -> "LipContour":
         """The lips of the 68 ``points`` (or of their 20 lip points alone, 48..67)."""
         p, at = points.astype(np.float64), 48 if len(points) == 20 else 0
-        return cls(p[_UPPER_68[at]], p[_LOWER_68[at]], p[_TOP_68[at]], p[_BOTTOM_68[at]])
+        return cls(*(p.take(chain[at], axis=0) for chain in (_UPPER_68, _LOWER_68, _TOP_68, _BOTTOM_68)))
 
     @property
     def outer(self) -> np.ndarray:
@@ -218,7 +218,7 @@ def catmull_rom(quads: np.ndarray, samples: int) -> np.ndarray:
 def outline_samples(mouth_width: float, segments: int = _OUTER_SEGMENTS_68) -> int:
     """Points on the outline between two landmarks: about one per SPACING px of mouth width between two of
     the 68 points, as many in all when the lips have ``segments`` stretches between landmarks."""
-    per_68 = min(max(int(np.ceil(mouth_width / SPACING)), 3), 16)
+    per_68 = min(max(math.ceil(mouth_width / SPACING), 3), 16)
     return max(2, round(per_68 * _OUTER_SEGMENTS_68 / segments))
 
 
