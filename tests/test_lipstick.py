@@ -212,3 +212,13 @@ def test_no_lipstick_on_a_microphone_in_front_of_the_mouth(settings, microphone_
         assert microphone.sum() > 60, "the microphone is not over the lips in this frame"
         assert (tinted & microphone).sum() < 0.2 * microphone.sum()
         assert (tinted & contour & ~microphone).sum() > 0.75 * (contour & ~microphone).sum()
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 100, 101, 1316])
+def test_gloss_percentiles_are_numpys(size):
+    rng = np.random.default_rng(size)
+    for values in (rng.normal(50, 12, size).astype(np.float32), np.round(rng.normal(50, 3, size)).astype(np.float32)):
+        expected = np.percentile(values, [60, 99])
+        got = lipstick._percentiles(values.copy(), (60, 99))
+        assert [float(g) for g in got] == expected.tolist()
+        assert all(np.asarray(g).dtype == expected.dtype for g in got)
