@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import contextlib
 
+from layers.paging import every
+
 KINDS = ("rest", "http")
 PRICE_PER_MILLION = {"rest": 3.50, "http": 1.00}  # USD per million requests (us-east-1)
 # Per-key limits of the REST usage plan; stage-wide limits of the HTTP API (all callers together).
@@ -69,9 +71,7 @@ def sync_rest_routes(gw, api_id: str, routes: dict[str, dict[str, bool]], uri: s
     pointed at ``uri``, and methods and resources the app no longer has are deleted. None of it reaches
     callers before the stage's next deployment, which the caller makes."""
     # embed=methods: API Gateway lists a resource's methods (resourceMethods) only when asked
-    resources = {r["path"]: r for page in gw.get_paginator("get_resources").paginate(restApiId=api_id,
-                                                                                     embed=["methods"])
-                 for r in page["items"]}
+    resources = {r["path"]: r for r in every(gw, "get_resources", "items", restApiId=api_id, embed=["methods"])}
     needed = {ancestor for path in routes for ancestor in _ancestors(path)}
     for path in sorted(needed - set(resources), key=_depth):  # parents before children
         parent = path.rsplit("/", 1)[0] or "/"
@@ -230,7 +230,7 @@ def deploy_http(aws, name: str, function_arn: str, region: str, state: dict) -> 
                                Description="tintcam frame API (the app checks the API keys)")["ApiId"]
     integration = {"IntegrationType": "AWS_PROXY", "IntegrationUri": function_arn, "PayloadFormatVersion": "1.0",
                    "TimeoutInMillis": HTTP_TIMEOUT_MS}
-    existing = gw.get_integrations(ApiId=api_id).get("Items", [])
+    existing = list(every(gw, "get_integrations", "Items", ApiId=api_id))
     if existing:
         integration_id = existing[0]["IntegrationId"]
         gw.update_integration(ApiId=api_id, IntegrationId=integration_id, **integration)
@@ -238,7 +238,7 @@ def deploy_http(aws, name: str, function_arn: str, region: str, state: dict) -> 
         integration_id = gw.create_integration(ApiId=api_id, IntegrationMethod="POST",
                                                **integration)["IntegrationId"]
     target = f"integrations/{integration_id}"
-    routes = {r["RouteKey"]: r for r in gw.get_routes(ApiId=api_id).get("Items", [])}
+    routes = {r["RouteKey"]: r for r in every(gw, "get_routes", "Items", ApiId=api_id)}
     wanted = http_route_keys()
     for key in sorted(wanted - set(routes)):
         gw.create_route(ApiId=api_id, RouteKey=key, Target=target)
@@ -247,7 +247,7 @@ def deploy_http(aws, name: str, function_arn: str, region: str, state: dict) -> 
     for key in sorted(wanted & set(routes)):
         if routes[key].get("Target") != target:
             gw.update_route(ApiId=api_id, RouteId=routes[key]["RouteId"], Target=target)
-    stages = {s["StageName"]: s for s in gw.get_stages(ApiId=api_id).get("Items", [])}
+    stages = {s["StageName"]: s for s in every(gw, "get_stages", "Items", ApiId=api_id)}
     if HTTP_STAGE not in stages:
         gw.create_stage(ApiId=api_id, StageName=HTTP_STAGE, AutoDeploy=True,
                         DefaultRouteSettings=HTTP_STAGE_THROTTLE)

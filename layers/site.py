@@ -23,6 +23,8 @@ import mimetypes
 import pathlib
 import time
 
+from layers.paging import every
+
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"     # AWS managed cache policy
 SECURITY_HEADERS = "67f7725c-6f97-4210-82d7-5512b31e9d03"      # AWS managed response headers policy
 ORIGIN_ID = "site-bucket"
@@ -69,8 +71,7 @@ def ensure_oac(cloudfront, name: str, state: dict) -> str:
               "SigningProtocol": "sigv4", "SigningBehavior": "always", "OriginAccessControlOriginType": "s3"}
     oac_id = state.get("oac_id")
     if not oac_id:  # found by name when the state file is gone (names are unique in an account)
-        items = cloudfront.list_origin_access_controls()["OriginAccessControlList"].get("Items") or []
-        oac_id = next((item["Id"] for item in items if item["Name"] == name), None)
+        oac_id = find_oac(cloudfront, name)
     if oac_id:
         try:
             etag = cloudfront.get_origin_access_control(Id=oac_id)["ETag"]
@@ -79,6 +80,20 @@ def ensure_oac(cloudfront, name: str, state: dict) -> str:
         except cloudfront.exceptions.NoSuchOriginAccessControl:
             pass
     return cloudfront.create_origin_access_control(OriginAccessControlConfig=config)["OriginAccessControl"]["Id"]
+
+
+def find_oac(cloudfront, name: str) -> str | None:
+    """The id of the Origin Access Control called ``name``, on whichever page of the account's OACs (100 a
+    page) it is listed."""
+    oacs = every(cloudfront, "list_origin_access_controls", "OriginAccessControlList.Items")
+    return next((oac["Id"] for oac in oacs if oac["Name"] == name), None)
+
+
+def find_distribution(cloudfront, comment: str) -> str | None:
+    """The id of the distribution whose comment is ``comment``, on whichever page of the account's
+    distributions (100 a page) it is listed."""
+    distributions = every(cloudfront, "list_distributions", "DistributionList.Items")
+    return next((dist["Id"] for dist in distributions if dist.get("Comment") == comment), None)
 
 
 def distribution_config(comment: str, bucket: str, region: str, oac_id: str, caller_reference: str,
@@ -111,8 +126,7 @@ def ensure_distribution(cloudfront, comment: str, bucket: str, region: str, oac_
     """Create the distribution, or update it in place; returns {"id", "arn", "domain", "existed"}."""
     dist_id = state.get("distribution_id")
     if not dist_id:  # found by its comment when the state file is gone
-        items = cloudfront.list_distributions()["DistributionList"].get("Items") or []
-        dist_id = next((item["Id"] for item in items if item.get("Comment") == comment), None)
+        dist_id = find_distribution(cloudfront, comment)
     if dist_id:
         try:
             current = cloudfront.get_distribution_config(Id=dist_id)

@@ -653,3 +653,64 @@ def test_the_meter_table_is_found_among_more_than_a_page_of_tables(moto):
     deploy.ensure_table(ddb, "tintcam-prod-meter")
     deploy.ensure_table(ddb, "tintcam-new-meter")  # and a missing one is made
     assert ddb.describe_table(TableName="tintcam-new-meter")["Table"]["TableStatus"] == "ACTIVE"
+
+
+# ------------------------------------------------------------------ list calls read every page
+def _pages(operation: str, items: list, first_params: dict, marker: str, wrap) -> list[tuple]:
+    """A list answer split in two pages as AWS sends them: (operation, response, expected params) for a
+    botocore Stubber; the second call must carry the first page's marker."""
+    return [(operation, wrap(items[:2], marker), first_params),
+            (operation, wrap(items[2:], None), {**first_params, "Marker": marker})]
+
+
+def _stubbed(client, pages: list[tuple]):
+    from botocore.stub import Stubber
+    stubber = Stubber(client)
+    for operation, response, params in pages:
+        stubber.add_response(operation, response, params)
+    stubber.activate()
+    return stubber
+
+
+def test_a_lost_state_file_finds_the_distribution_and_oac_on_a_later_page(moto):
+    """With the state file gone, the site's distribution and OAC are found by comment and name among the
+    account's others, on any page (CloudFront: 100 a page): not made a second time. moto answers both lists
+    in one page, so first against moto (found among others, updated in place), then with CloudFront's
+    paging played back by a botocore Stubber (moto's own summaries split in two pages): the second page is
+    asked for with the first page's NextMarker, and the match found there."""
+    _, _, client = moto
+    cloudfront = client("cloudfront")
+    for i in range(3):
+        site.ensure_oac(cloudfront, f"another-{i}", {})
+        site.ensure_distribution(cloudfront, f"another site {i}", f"bucket-{i}", "us-east-1",
+                                 site.ensure_oac(cloudfront, f"another-{i}", {}), {}, None, None)
+    oac_id = site.ensure_oac(cloudfront, "tintcam-prod-site", {})
+    dist = site.ensure_distribution(cloudfront, "tintcam-prod camera site", "site-bucket", "us-east-1", oac_id, {},
+                                    None, None)
+    assert not dist["existed"]
+    assert site.ensure_oac(cloudfront, "tintcam-prod-site", {}) == oac_id  # state lost: found, not made
+    again = site.ensure_distribution(cloudfront, "tintcam-prod camera site", "site-bucket", "us-east-1", oac_id, {},
+                                     None, None)
+    assert again["existed"] and again["id"] == dist["id"]
+    assert len(cloudfront.list_distributions()["DistributionList"]["Items"]) == 4
+    assert len(cloudfront.list_origin_access_controls()["OriginAccessControlList"]["Items"]) == 4
+
+    # moto's summaries lack the Staging flag CloudFront sends (required in the answer's shape)
+    distributions = [{"Staging": False, **d} for d in cloudfront.list_distributions()["DistributionList"]["Items"]]
+    oacs = cloudfront.list_origin_access_controls()["OriginAccessControlList"]["Items"]
+    assert distributions[-1]["Id"] == dist["id"] and oacs[-1]["Id"] == oac_id  # the last: on the second page
+
+    def distribution_page(items, marker):
+        return {"DistributionList": {"Marker": "", "MaxItems": 2, "IsTruncated": bool(marker), "Quantity": len(items),
+                                     "Items": items, **({"NextMarker": marker} if marker else {})}}
+
+    def oac_page(items, marker):
+        return {"OriginAccessControlList": {"Marker": "", "MaxItems": 2, "IsTruncated": bool(marker),
+                                            "Quantity": len(items), "Items": items,
+                                            **({"NextMarker": marker} if marker else {})}}
+    stubbed = client("cloudfront")
+    stubber = _stubbed(stubbed, _pages("list_distributions", distributions, {}, "E2NEXT", distribution_page)
+                       + _pages("list_origin_access_controls", oacs, {}, "OACNEXT", oac_page))
+    assert site.find_distribution(stubbed, "tintcam-prod camera site") == dist["id"]
+    assert site.find_oac(stubbed, "tintcam-prod-site") == oac_id
+    stubber.assert_no_pending_responses()
