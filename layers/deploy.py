@@ -43,6 +43,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from layers import build, front_door, site  # noqa: E402
+from layers.paging import every  # noqa: E402
 
 DEPLOYED = pathlib.Path(os.environ.get("TINTCAM_DEPLOY_STATE_DIR", ROOT / ".chalice" / "deployed"))
 
@@ -115,7 +116,7 @@ def ensure_role(iam, name: str) -> str:
 def publish_layer(aws, bucket: str, zip_path: pathlib.Path, sha256: str, name: str, description: str) -> str:
     """Publish a layer zip from S3 (no 50 MB direct-upload limit); reuse the version of an identical zip."""
     digest = sha256[:16]
-    for version in aws["lambda"].list_layer_versions(LayerName=name).get("LayerVersions", []):
+    for version in every(aws["lambda"], "list_layer_versions", "LayerVersions", LayerName=name):  # 50 a page
         if version.get("Description", "").endswith(digest):
             return version["LayerVersionArn"]
     key = f"layers/{name}-{digest}.zip"
@@ -256,8 +257,10 @@ def delete(stage: str, region: str, delete_data: bool, log=print) -> None:
     except aws["lambda"].exceptions.ResourceNotFoundException:
         pass
     for layer in (f"{name}-model", f"{name}-deps"):
-        for version in aws["lambda"].list_layer_versions(LayerName=layer).get("LayerVersions", []):
-            aws["lambda"].delete_layer_version(LayerName=layer, VersionNumber=version["Version"])
+        # all pages listed first, then deleted (deleting while paging could move versions off the pages)
+        versions = every(aws["lambda"], "list_layer_versions", "LayerVersions", LayerName=layer)
+        for number in [v["Version"] for v in versions]:
+            aws["lambda"].delete_layer_version(LayerName=layer, VersionNumber=number)
     if state.get("role"):
         try:
             aws["iam"].delete_role_policy(RoleName=state["role"], PolicyName=state["role"])
@@ -268,8 +271,7 @@ def delete(stage: str, region: str, delete_data: bool, log=print) -> None:
     for bucket in (state.get("site_bucket"), state.get("artifact_bucket")):
         if bucket:
             try:
-                for obj in aws["s3"].list_objects_v2(Bucket=bucket).get("Contents", []):
-                    aws["s3"].delete_object(Bucket=bucket, Key=obj["Key"])
+                empty_bucket(aws["s3"], bucket)
                 aws["s3"].delete_bucket(Bucket=bucket)
             except aws["s3"].exceptions.NoSuchBucket:
                 pass
@@ -277,6 +279,33 @@ def delete(stage: str, region: str, delete_data: bool, log=print) -> None:
         aws["dynamodb"].delete_table(TableName=state["table"])
     save_state(stage, {"state_secret": state["state_secret"]} if state.get("state_secret") and not delete_data
                else {})
+
+
+# DeleteObjects takes at most 1,000 keys a call.
+DELETE_BATCH = 1000
+
+
+def empty_bucket(s3, bucket: str) -> int:
+    """Delete every object of a bucket (DeleteBucket refuses a bucket with any left); returns how many went.
+
+    Every version and delete marker is listed (ListObjectVersions, 1,000 a page, every page), so a bucket
+    someone turned versioning on for is emptied too (the deploy itself never enables versioning: in an
+    unversioned bucket each object is listed once, with the version id "null"). Deleted in batches of
+    DeleteObjects' 1,000 keys; a key S3 refused to delete is an error naming it. Every page is listed
+    before the first delete (as the layer versions are): a listing resumed after its marker key was
+    deleted is not relied on (moto answers such a page empty)."""
+    entries = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+               for v in every(s3, "list_object_versions", "[Versions, DeleteMarkers][]", Bucket=bucket)]
+    for start in range(0, len(entries), DELETE_BATCH):
+        _delete_objects(s3, bucket, entries[start:start + DELETE_BATCH])
+    return len(entries)
+
+
+def _delete_objects(s3, bucket: str, objects: list[dict]) -> None:
+    errors = s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True}).get("Errors") or []
+    if errors:
+        raise RuntimeError(f"S3 did not delete {len(errors)} object(s) of {bucket}, e.g. {errors[0]['Key']!r}: "
+                           f"{errors[0].get('Code')} {errors[0].get('Message')}")
 
 
 def admin_environment(state: dict) -> str:

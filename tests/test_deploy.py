@@ -656,6 +656,56 @@ def test_the_meter_table_is_found_among_more_than_a_page_of_tables(moto):
 
 
 # ------------------------------------------------------------------ list calls read every page
+def _zip_bytes(name: str = "layer.txt") -> bytes:
+    import zipfile
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr(name, "x")
+    return buffer.getvalue()
+
+
+def test_delete_empties_buckets_beyond_a_page_and_removes_every_layer_version(moto, tmp_path):
+    """`--delete` as a user runs it, of a stage whose site bucket holds more than ListObjectVersions' 1,000
+    keys a page (and DeleteObjects' 1,000 a call), whose artefact bucket someone made versioned (old
+    versions and a delete marker left), and whose layer has more versions than ListLayerVersions' 50 a
+    page: every object and version is deleted, then both buckets, and no layer version is left."""
+    _, env, client = moto
+    s3, lam = client("s3"), client("lambda")
+    site_bucket, artifacts = "tintcam-prod-site-123456789012", "tintcam-prod-artifacts-123456789012"
+    s3.create_bucket(Bucket=site_bucket)
+    s3.create_bucket(Bucket=artifacts)
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: s3.put_object(Bucket=site_bucket, Key=f"frames/{i:05d}.txt", Body=b"."), range(1003)))
+    s3.put_bucket_versioning(Bucket=artifacts, VersioningConfiguration={"Status": "Enabled"})
+    for body in (b"one", b"two"):
+        s3.put_object(Bucket=artifacts, Key="layers/tintcam-prod-model-0.zip", Body=body)
+    s3.put_object(Bucket=artifacts, Key="functions/old.zip", Body=b"old")
+    s3.delete_object(Bucket=artifacts, Key="functions/old.zip")  # a delete marker over a version
+    assert len(s3.list_objects_v2(Bucket=site_bucket)["Contents"]) == 1000  # more than one page
+    for i in range(53):
+        lam.publish_layer_version(LayerName="tintcam-prod-model", Description=f"deploy {i}",
+                                  Content={"ZipFile": _zip_bytes()}, CompatibleRuntimes=["python3.11"])
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "tintcam-prod.json").write_text(json.dumps(
+        {"site_bucket": site_bucket, "artifact_bucket": artifacts, "state_secret": "ab" * 32}))
+
+    gone, sent = run(env, tmp_path, "--stage", "prod", "--delete")
+    assert gone.returncode == 0, gone.stderr[-3000:]
+    buckets = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    assert site_bucket not in buckets and artifacts not in buckets
+    # the site bucket in two pages and two batches (1,000 keys and 3); the versioned one: 4 entries
+    # (two versions of one key, a version and a delete marker of another), each named with its version id
+    site_lists = [r for r in sent("ListObjectVersions") if f"/{site_bucket}" in r["url"]]
+    assert len(site_lists) == 2 and "key-marker=" in site_lists[1]["url"]
+    batches = [ET.fromstring(r["body"]) for r in sent("DeleteObjects")]
+    counts = [len(batch.findall("{*}Object")) for batch in batches]
+    assert counts == [1000, 3, 4]
+    assert all(text(obj, "VersionId") for obj in batches[2].findall("{*}Object"))
+    assert not lam.list_layer_versions(LayerName="tintcam-prod-model")["LayerVersions"]
+    assert len(sent("DeleteLayerVersion")) == 53
+
+
 def _pages(operation: str, items: list, first_params: dict, marker: str, wrap) -> list[tuple]:
     """A list answer split in two pages as AWS sends them: (operation, response, expected params) for a
     botocore Stubber; the second call must carry the first page's marker."""
@@ -670,6 +720,29 @@ def _stubbed(client, pages: list[tuple]):
         stubber.add_response(operation, response, params)
     stubber.activate()
     return stubber
+
+
+def test_a_layer_version_on_a_later_page_is_found_not_published_again(moto):
+    """moto answers ListLayerVersions in one page, whatever its size; Lambda sends 50 versions a page and a
+    NextMarker. Here Lambda's second page is played back (a botocore Stubber on this one client, with the
+    versions moto published): the deploy asks for it with the first page's marker, finds the version of
+    the identical zip there and publishes nothing (a stubbed client refuses any call not stubbed)."""
+    from layers import deploy
+    _, _, client = moto
+    lam = client("lambda")
+    for i in range(4):
+        lam.publish_layer_version(LayerName="tintcam-prod-model", Description=f"model sha256 {i:016d}",
+                                  Content={"ZipFile": _zip_bytes()})
+    versions = lam.list_layer_versions(LayerName="tintcam-prod-model")["LayerVersions"]  # newest first
+    wanted = next(v for v in versions if v["Description"].endswith(f"{0:016d}"))
+    assert versions.index(wanted) >= 2  # on the second page below
+    pages = _pages("list_layer_versions", versions, {"LayerName": "tintcam-prod-model"}, "page-2",
+                   lambda items, marker: {"LayerVersions": items, **({"NextMarker": marker} if marker else {})})
+    stubbed = client("lambda")
+    stubber = _stubbed(stubbed, pages)
+    arn = deploy.publish_layer({"lambda": stubbed}, "artefacts", None, "0" * 64, "tintcam-prod-model", "model")
+    assert arn == wanted["LayerVersionArn"]
+    stubber.assert_no_pending_responses()  # both pages were asked for
 
 
 def test_a_lost_state_file_finds_the_distribution_and_oac_on_a_later_page(moto):
