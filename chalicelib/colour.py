@@ -54,12 +54,13 @@ def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
     beyond = (linear < 0.0) | (linear > 1.0)
     outside = np.flatnonzero(beyond[..., 0] | beyond[..., 1] | beyond[..., 2])   # (.any(axis=-1) costs ten times more)
     if len(outside):
-        grey = np.minimum(np.maximum(xyz.reshape(-1, 3)[outside, 1], 0.0), 1.0)[:, None]   # luminance Y: the same L*
+        grey = np.minimum(np.maximum(xyz.reshape(-1, 3)[:, 1].take(outside), 0.0), 1.0)[:, None]   # luminance Y: the same L*
         flat = linear.reshape(-1, 3)
-        colour = flat[outside] - grey
-        with np.errstate(divide="ignore", invalid="ignore"):
-            room = np.where(colour < 0, -grey, 1 - grey) / colour
-        room[colour == 0] = np.inf
+        colour = flat.take(outside, axis=0) - grey
+        # how far each channel may go from the grey before it leaves 0..1 (inf where it does not move;
+        # np.divide's where: no np.errstate, whose overhead is most of this on a few pixels)
+        room = np.divide(np.where(colour < 0, -grey, 1 - grey), colour, out=np.full(colour.shape, np.inf, np.float32),
+                         where=colour != 0)
         share = np.minimum(np.minimum(np.minimum(room[:, 0], room[:, 1]), room[:, 2]), 1.0)   # (not .min(axis=-1))
         flat[outside] = grey + share[:, None] * colour
     linear = np.minimum(np.maximum(linear, 0.0), 1.0)

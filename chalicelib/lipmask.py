@@ -200,19 +200,26 @@ def _quad_index(lengths: tuple[int, ...]):
 
 def catmull_rom(quads: np.ndarray, samples: int) -> np.ndarray:
     """Centripetal Catmull-Rom segments (quads: (segments, 4, 2) control points), ``samples`` points a
-    segment from its start (the segment's end is the next one's start): (segments * samples, 2)."""
-    p0, p1, p2, p3 = (quads[:, k, None, :] for k in range(4))          # each (segments, 1, 2)
-    d = quads[:, 1:] - quads[:, :-1]                                    # the three spans at once
-    knots = np.maximum(np.sqrt(np.sqrt(d[..., :1] ** 2 + d[..., 1:] ** 2)), 1e-4)   # (segments, 3, 1)
+    segment from its start (the segment's end is the next one's start): (segments * samples, 2). (The
+    x and y planes apart, so numpy's inner loops run along the samples, not over an axis of two; the
+    knot differences shared. The Hermite form would cost less but rounds otherwise, and the 68 points sit
+    on whole pixels, where a polygon's fill is decided by the last bit.)"""
+    q = quads.transpose(2, 0, 1)                                        # (2, segments, 4)
+    d = q[:, :, 1:] - q[:, :, :-1]                                      # the three spans at once
+    knots = np.maximum(np.sqrt(np.sqrt(d[0] ** 2 + d[1] ** 2)), 1e-4)   # (segments, 3)
     d01, d12, d23 = knots[:, 0:1], knots[:, 1:2], knots[:, 2:3]
     t1, t2, t3 = d01, d01 + d12, d01 + d12 + d23
-    t = t1 + np.arange(samples)[None, :, None] * (d12 / samples)        # (segments, samples, 1)
-    a1 = ((t1 - t) * p0 + t * p1) / t1
-    a2 = ((t2 - t) * p1 + (t - t1) * p2) / d12
-    a3 = ((t3 - t) * p2 + (t - t2) * p3) / d23
-    b1 = ((t2 - t) * a1 + t * a2) / t2
-    b2 = ((t3 - t) * a2 + (t - t1) * a3) / (t3 - t1)
-    return (((t2 - t) * b1 + (t - t1) * b2) / d12).reshape(-1, 2)
+    t = t1 + np.arange(samples)[None, :] * (d12 / samples)              # (segments, samples)
+    p0, p1, p2, p3 = (q[:, :, k, None] for k in range(4))              # each (2, segments, 1)
+    to1, to2, to3, from1 = t1 - t, t2 - t, t3 - t, t - t1
+    a1 = (to1 * p0 + t * p1) / t1
+    a2 = (to2 * p1 + from1 * p2) / d12
+    a3 = (to3 * p2 + (t - t2) * p3) / d23
+    b1 = (to2 * a1 + t * a2) / t2
+    b2 = (to3 * a2 + from1 * a3) / (t3 - t1)
+    out = np.empty((len(quads), samples, 2))
+    np.divide(to2 * b1 + from1 * b2, d12, out=out.transpose(2, 0, 1))
+    return out.reshape(-1, 2)
 
 
 def outline_samples(mouth_width: float, segments: int = _OUTER_SEGMENTS_68) -> int:
@@ -800,18 +807,22 @@ def in_front(lab: np.ndarray, lips_colour: np.ndarray, skin_colour: np.ndarray, 
     lips_chroma = max(float(np.hypot(lips_colour[1], lips_colour[2])), 1.0)
     apart = max(float(np.hypot(*(lips_colour[1:] - skin_colour[1:]))), 2.0)
     chroma2 = (px * px) @ np.array([0, 1, 1], np.float32)
-    # the distance to the skin's a* b*, squared: chroma^2 - 2 (a*, b*).(the skin's) + |the skin's|^2
-    skin2 = np.maximum(chroma2 - px @ np.array([0, 2 * skin_colour[1], 2 * skin_colour[2]], np.float32)
-                       + np.float32(skin_colour[1] ** 2 + skin_colour[2] ** 2), 0.0)
     # the ramps: under the lips' chroma share (a fifth wide), beyond the skin's distance (0.3 wide)
     not_lips = np.float32(IN_FRONT_CHROMA * 5) - np.sqrt(chroma2) * np.float32(5 / lips_chroma)
-    not_skin = np.sqrt(skin2) * np.float32(3.3 / apart) - np.float32(IN_FRONT_FROM_SKIN * 3.3)
     unlit = px[:, 0] < np.float32(lips_colour[0] + IN_FRONT_LIGHTER)
-    core = np.minimum(np.maximum(not_lips, 0.0), 1.0) * np.minimum(np.maximum(not_skin, 0.0), 1.0) * unlit
+    maybe = np.flatnonzero((not_lips > 0) & unlit)      # (the skin's distance only where it can count: few pixels)
+    if not len(maybe):
+        return None
+    # the distance to the skin's a* b*, squared: chroma^2 - 2 (a*, b*).(the skin's) + |the skin's|^2 (the
+    # product over all pixels: over a few, numpy's float32 product rounds otherwise)
+    towards = (px @ np.array([0, 2 * skin_colour[1], 2 * skin_colour[2]], np.float32)).take(maybe)
+    skin2 = np.maximum(chroma2.take(maybe) - towards + np.float32(skin_colour[1] ** 2 + skin_colour[2] ** 2), 0.0)
+    not_skin = np.sqrt(skin2) * np.float32(3.3 / apart) - np.float32(IN_FRONT_FROM_SKIN * 3.3)
+    core = np.minimum(np.maximum(not_lips.take(maybe), 0.0), 1.0) * np.minimum(np.maximum(not_skin, 0.0), 1.0)
     if not core.any():
         return None
     out, greyish = np.zeros(where.shape, np.float32), np.zeros(where.shape, np.float32)
-    out.ravel()[at] = core
+    out.ravel()[at.take(maybe)] = core
     greyish.ravel()[at] = np.minimum(np.maximum(not_lips + np.float32(0.75), 0.0), 1.0) * unlit
     return np.maximum(out, np.minimum(box_mean(out) * np.float32(3), 1.0) * greyish)
 

@@ -140,9 +140,8 @@ def _lip_bands(points: np.ndarray, u: np.ndarray, v: np.ndarray):
     pu, pv = mouth_coordinates(points, points.astype(np.float64))
     order = np.argsort(pu[_EDGES], axis=1)                  # each edge's points from left to right
     eu, ev = pu[_EDGES[_EDGE_ROWS, order]], pv[_EDGES[_EDGE_ROWS, order]]
-    at = u.astype(np.float64)
-    lower_outer, lower_inner, upper_outer, upper_inner = (np.interp(at, eu[k], ev[k]).astype(np.float32)
-                                                          for k in range(len(_EDGES)))
+    lower_outer, lower_inner, upper_outer, upper_inner = (np.interp(u, eu[k], ev[k]).astype(np.float32)   # (u in
+                                                          for k in range(len(_EDGES)))                   # double)
     lower = (v - lower_inner) / np.maximum(lower_outer - lower_inner, 1e-3)
     upper = (v - upper_outer) / np.maximum(upper_inner - upper_outer, 1e-3)
     return lower, upper
@@ -219,13 +218,14 @@ def tint(rgb: np.ndarray, mask: lipmask.LipMask, points: np.ndarray, look: Look)
     chroma = None
     if finish.gloss or look.shimmer:
         u, v = _box_mouth_coordinates(points, mask.rows, mask.cols, touched)
-        light = np.zeros_like(new_l)
+        light = None
         if finish.gloss:
             shine = _gloss_light(points, u, v, base, core)
             shine = shine * shine * (3 - 2 * shine)            # a crisper edge to the highlight
-            light += finish.gloss * shine * (1 + np.minimum(np.maximum(detail, -4), 4) / 12)
+            light = (finish.gloss * shine * (1 + np.minimum(np.maximum(detail, -4), 4) / 12)).astype(np.float32)
         if look.shimmer:
-            light += 30.0 * look.shimmer * _sparkle(u, v)
+            sparkle = 30.0 * look.shimmer * _sparkle(u, v)
+            light = sparkle if light is None else light + sparkle
         new_l = new_l + light
         chroma = np.minimum(np.maximum(1 - light / 45.0, 0.35), 1.0)   # reflected light is the light's colour
     k = np.float32(look.intensity) * w
