@@ -244,11 +244,15 @@ def _normals(curve: np.ndarray) -> np.ndarray:
     """Unit normals of a closed curve, pointing out of the region it encloses."""
     wrapped = np.concatenate([curve[-1:], curve, curve[:1]])
     tangent = wrapped[2:] - wrapped[:-2]
-    normal = np.stack([tangent[:, 1], -tangent[:, 0]], axis=1)
-    normal /= np.maximum(np.hypot(normal[:, 0], normal[:, 1]), 1e-9)[:, None]
     x, y = wrapped[1:, 0], wrapped[1:, 1]
     area = np.dot(x[:-1], y[1:]) - np.dot(x[1:], y[:-1])     # > 0: clockwise on screen (y down)
-    return normal if area > 0 else -normal
+    length = np.maximum(np.hypot(tangent[:, 1], tangent[:, 0]), 1e-9)
+    normal = np.empty(tangent.shape)                          # (the tangent turned a quarter, column by column)
+    np.divide(tangent[:, 1], length, out=normal[:, 0])
+    np.divide(tangent[:, 0], length, out=normal[:, 1])
+    flip = normal[:, 1] if area > 0 else normal[:, 0]
+    np.negative(flip, out=flip)
+    return normal
 
 
 def _along(curve: np.ndarray, normal: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -623,16 +627,24 @@ def _soft_edge(lipness, moves: np.ndarray, grow: float, before: Edge | None, sam
 
 def _knots(values: np.ndarray, samples: int) -> np.ndarray:
     """Values along a closed curve, ``samples`` to a stretch between landmarks, at EDGE_KNOTS to a stretch."""
-    stretches = len(values) // samples
-    at = np.arange(stretches * EDGE_KNOTS) * (samples / EDGE_KNOTS)
-    return np.interp(at, np.arange(len(values) + 1), np.append(values, values[:1]))
+    at, places = _resampling(len(values) // samples * EDGE_KNOTS, samples / EDGE_KNOTS, len(values))
+    return np.interp(at, places, np.append(values, values[:1]))
 
 
 def _unknots(knots: np.ndarray, samples: int) -> np.ndarray:
     """``_knots`` back: EDGE_KNOTS values a stretch to ``samples`` a stretch."""
-    stretches = len(knots) // EDGE_KNOTS
-    at = np.arange(stretches * samples) * (EDGE_KNOTS / samples)
-    return np.interp(at, np.arange(len(knots) + 1), np.append(knots, knots[:1]))
+    at, places = _resampling(len(knots) // EDGE_KNOTS * samples, EDGE_KNOTS / samples, len(knots))
+    return np.interp(at, places, np.append(knots, knots[:1]))
+
+
+@functools.lru_cache(maxsize=64)
+def _resampling(count: int, step: float, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` places ``step`` apart, and the places 0..``length`` of a closed curve's values (its first
+    value again at the end): the same for every face of a size."""
+    at, places = np.arange(count) * step, np.arange(length + 1)
+    at.setflags(write=False)
+    places.setflags(write=False)
+    return at, places
 
 
 def _steadied(moves, curves, normals, before: Edge, samples: int, origin: np.ndarray, reach: float):

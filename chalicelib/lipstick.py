@@ -140,8 +140,9 @@ def _lip_bands(points: np.ndarray, u: np.ndarray, v: np.ndarray):
     pu, pv = mouth_coordinates(points, points.astype(np.float64))
     order = np.argsort(pu[_EDGES], axis=1)                  # each edge's points from left to right
     eu, ev = pu[_EDGES[_EDGE_ROWS, order]], pv[_EDGES[_EDGE_ROWS, order]]
-    lower_outer, lower_inner, upper_outer, upper_inner = (np.interp(u, eu[k], ev[k]).astype(np.float32)   # (u in
-                                                          for k in range(len(_EDGES)))                   # double)
+    at = u.astype(np.float64)      # (once: np.interp would convert it on each call)
+    lower_outer, lower_inner, upper_outer, upper_inner = (np.interp(at, eu[k], ev[k]).astype(np.float32)
+                                                          for k in range(len(_EDGES)))
     lower = (v - lower_inner) / np.maximum(lower_outer - lower_inner, 1e-3)
     upper = (v - upper_outer) / np.maximum(upper_inner - upper_outer, 1e-3)
     return lower, upper
