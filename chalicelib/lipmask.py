@@ -698,6 +698,8 @@ def _gap(lightness: np.ndarray, inner: np.ndarray, lips_lightness: float) -> tup
 _LIP_SAMPLES = np.array([-1.2, -0.8, -0.4])
 _SKIN_SAMPLES = np.array([0.4, 0.93, 1.47, 2.0])
 _MOUTH_SAMPLES = np.array([-1.5, -1.0, -0.5])
+_AROUND = np.concatenate([_SKIN_SAMPLES, _LIP_SAMPLES, _SAMPLED])   # the places read along the outline's normals
+_NEAR = len(_SKIN_SAMPLES) + len(_LIP_SAMPLES)                      # ... the first of them for the colour models
 
 
 class _Colour(NamedTuple):
@@ -721,11 +723,18 @@ def _snapped(lab: np.ndarray, curves, normals, inner: np.ndarray, reach: float, 
     ``curves``: the outline and the opening (None when the mouth is closed), ``normals`` theirs;
     ``opening_share``: how much of its snapped moves the opening takes (none at 0 or less: barely open)."""
     (lips, opening), (normal, opening_normal) = curves, normals
-    outside = _along(lips, normal, reach * _SKIN_SAMPLES)
-    near_edge = _nearest(lab, _along(lips, normal, reach * _LIP_SAMPLES))
-    skin_samples = _nearest(lab, outside).reshape(-1, 3)
+    snap_opening = opening is not None and snap_edges and opening_share > 0
+    # every place along the outline's normals read at once (the skin's, the lips' near the edge, then the
+    # profile's), and every colour model's pixels in one lookup (the lips' middle and the mouth's inside too)
+    around = _along(lips, normal, reach * _AROUND)
     middle, thickness = _middle_of_lips(lips, inner, corner)
-    middle = _nearest(lab, middle).reshape(-1, 3)
+    places = [around[:, :_NEAR].reshape(-1, 2), middle.reshape(-1, 2)]
+    if snap_opening:
+        places.append(_along(opening, opening_normal, reach * _MOUTH_SAMPLES).reshape(-1, 2))
+    seen = _nearest(lab, np.concatenate(places))
+    near = seen[:len(places[0])].reshape(len(lips), _NEAR, 3)
+    skin_samples, near_edge = near[:, :len(_SKIN_SAMPLES)].reshape(-1, 3), near[:, len(_SKIN_SAMPLES):]
+    middle = seen[len(places[0]):len(places[0]) + len(places[1])]
     skin = skin_model(middle, skin_samples, FIRST_SEPARATION[0])
     sure = 0.0
     if skin is not None:
@@ -743,7 +752,7 @@ def _snapped(lab: np.ndarray, curves, normals, inner: np.ndarray, reach: float, 
     lipness = None
     moves = [np.zeros(len(lips)), None if opening is None else np.zeros(len(opening))]
     if skin is not None:
-        along = _Profile(skin.score(lab), lips, normal, reach)
+        along = _Profile(skin.score(lab), around[:, _NEAR:], reach)
         zero, unit = along.local_colour()
         if snap_edges:
             level, scale = zero + EDGE * unit, 2 * EVIDENCE / unit
@@ -754,9 +763,8 @@ def _snapped(lab: np.ndarray, curves, normals, inner: np.ndarray, reach: float, 
 
         def lipness(offsets: np.ndarray) -> np.ndarray:
             return np.minimum(np.maximum((along.at(offsets) - start[:, None]) / span[:, None], 0.0), 1.0) * share
-    if opening is not None and snap_edges and opening_share > 0:
-        cavity = _along(opening, opening_normal, reach * _MOUTH_SAMPLES)
-        mouth = mouth_model(lip_samples, _nearest(lab, cavity).reshape(-1, 3))
+    if snap_opening:
+        mouth = mouth_model(lip_samples, seen[len(places[0]) + len(places[1]):])
         if mouth is not None:
             moves[1] = snap(opening, opening_normal, lambda xy: mouth.evidence(_bilinear(lab, xy)), reach,
                             lips_inside=False) * min(opening_share, 1.0)
@@ -770,10 +778,11 @@ class _Profile:
     are the samples ``snap`` looks at, ``at`` any offset from -1.5 reaches on (the soft edge's),
     ``local_colour`` the lips' and the skin's there."""
 
-    def __init__(self, score: np.ndarray, curve: np.ndarray, normal: np.ndarray, reach: float) -> None:
+    def __init__(self, score: np.ndarray, places: np.ndarray, reach: float) -> None:
+        """``places``: (n, len(_SAMPLED), 2), each outline point + reach * _SAMPLED along its normal."""
         self.reach = reach
-        self.seen = _bilinear(score, _along(curve, normal, reach * _SAMPLED))
-        self.rows = np.arange(len(curve))[:, None] * self.seen.shape[1]     # each row's start in the flat samples
+        self.seen = _bilinear(score, places)
+        self.rows = np.arange(len(places))[:, None] * self.seen.shape[1]    # each row's start in the flat samples
         middle = len(_PROFILE) // 2 - _SKIPPED
         self.steps = self.seen[:, middle - len(_STEPS) // 2:middle + len(_STEPS) // 2 + 1]
 
