@@ -168,13 +168,13 @@ def _percentiles(values: np.ndarray, percents) -> list:
     return out
 
 
-def _gloss_light(points: np.ndarray, u: np.ndarray, v: np.ndarray, base: np.ndarray, inside: np.ndarray) -> np.ndarray:
+def _gloss_light(points: np.ndarray, u: np.ndarray, v: np.ndarray, base: np.ndarray, core: np.ndarray) -> np.ndarray:
     """Where a glossy lip catches the light (0..1): the middle of the lower lip and the ridge of the upper
-    lip (placed from the lip points), and the lips' own bright areas (from their shading)."""
+    lip (placed from the lip points), and the lips' own bright areas (from their shading ``base``; ``core``
+    its values inside the lips)."""
     lower, upper = _lip_bands(points, u, v)
     placed = np.maximum(np.exp(-((lower - 0.45) * 5) ** 2 - (u * 2.4) ** 2),
                         0.55 * np.exp(-((upper - 0.3) * 5) ** 2 - (np.abs(u) - 0.28) ** 2 * 25))
-    core = base[inside] if inside.any() else base
     low, high = _percentiles(core, _GLOSS_FROM_TO)
     own = np.minimum(np.maximum((base - low) / max(high - low, 1.0), 0.0), 1.0) ** 1.5
     return np.maximum(placed, own)
@@ -211,7 +211,8 @@ def tint(rgb: np.ndarray, mask: lipmask.LipMask, points: np.ndarray, look: Look)
     else:
         mouth_width = float(np.hypot(*(points[54] - points[48])))
         base = shading(mask.lab[..., 0], mouth_width).ravel().take(touched)
-        mean_l = _mean(base[core] if core.any() else base)
+        inside = base[core] if core.any() else base          # (the gloss reads it too)
+        mean_l = _mean(inside)
         contrast = _contrast(target[0], mean_l)
         detail = (lightness - base) * contrast
         detail *= np.where(detail > 0, np.float32(finish.detail_bright), np.float32(finish.detail_dark))
@@ -221,7 +222,7 @@ def tint(rgb: np.ndarray, mask: lipmask.LipMask, points: np.ndarray, look: Look)
         u, v = _box_mouth_coordinates(points, mask.rows, mask.cols, touched)
         light = None
         if finish.gloss:
-            shine = _gloss_light(points, u, v, base, core)
+            shine = _gloss_light(points, u, v, base, inside)
             shine = shine * shine * (3 - 2 * shine)            # a crisper edge to the highlight
             light = (finish.gloss * shine * (1 + np.minimum(np.maximum(detail, -4), 4) / 12)).astype(np.float32)
         if look.shimmer:
