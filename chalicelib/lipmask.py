@@ -444,47 +444,29 @@ def fill_levels(regions, shape: tuple[int, int]) -> np.ndarray:
     """The coverage of nested closed curves (outermost first), each region's samples at its own level
     (0..1): one supersampled drawing over the curves' bounding box, each sample at the level of the
     innermost curve around it."""
-    return fill_many([regions], shape)[0]
-
-
-def fill_many(fills, shape: tuple[int, int]) -> list[np.ndarray]:
-    """``fill_levels`` of several sets of nested curves (each over a box of ``shape``), drawn as panels of
-    one supersampled image stacked top to bottom (one image, one read and one reduction for all: Pillow's
-    fixed costs are most of a fill's): the same numbers as each filled alone."""
     s = SUPERSAMPLE
-    boxes = []
-    for regions in fills:
-        low, high = regions[0][0].min(axis=0).tolist(), regions[0][0].max(axis=0).tolist()   # (the outermost curve's)
-        x0, y0 = max(math.floor(low[0]) - 1, 0), max(math.floor(low[1]) - 1, 0)
-        x1, y1 = min(math.ceil(high[0]) + 2, shape[1]), min(math.ceil(high[1]) + 2, shape[0])
-        boxes.append((x0, y0, max(x1, x0), max(y1, y0)))
-    tops = np.cumsum([0] + [y1 - y0 for _, y0, _, y1 in boxes]).tolist()      # each panel's first row (px)
-    width = max(x1 - x0 for x0, _, x1, _ in boxes)
-    outs = [np.zeros(shape, np.float32) for _ in fills]
-    if not width or not tops[-1]:
-        return outs
-    image = Image.new("L", (width * s, tops[-1] * s), 0)
+    low, high = regions[0][0].min(axis=0), regions[0][0].max(axis=0)     # (the outermost curve's box)
+    x0, y0 = max(int(np.floor(low[0])) - 1, 0), max(int(np.floor(low[1])) - 1, 0)
+    x1, y1 = min(int(np.ceil(high[0])) + 2, shape[1]), min(int(np.ceil(high[1])) + 2, shape[0])
+    out = np.zeros(shape, np.float32)
+    if x1 <= x0 or y1 <= y0:
+        return out
+    image = Image.new("L", ((x1 - x0) * s, (y1 - y0) * s), 0)
     draw = ImageDraw.Draw(image)
-    for regions, (x0, y0, x1, y1), top in zip(fills, boxes, tops):
-        if x1 > x0 and y1 > y0:
-            shift = np.array([0.5 - 0.5 / s - x0, 0.5 - 0.5 / s - y0 + top])
-            for curve, level in regions:
-                draw.polygon(((curve + shift) * s).ravel().tolist(), fill=round(255 * level))   # (x, y, x, y ...)
+    shift = np.array([0.5 - 0.5 / s - x0, 0.5 - 0.5 / s - y0])
+    for curve, level in regions:
+        draw.polygon(((curve + shift) * s).ravel().tolist(), fill=round(255 * level))   # (x, y, x, y ...)
     # Pillow also fills the samples on a polygon's left and top edges that its outline passes within half
     # a sample of, inside or not: a column and a row of samples too many on those sides (1/s px: a 10 px
     # square covered 105 px, and the upper lip's edge is a top edge). Each sample keeps the least of
-    # itself and its left and upper neighbours (in its own panel), which takes them off.
+    # itself and its left and upper neighbours, which takes them off.
     drawn = np.frombuffer(image.tobytes(), np.uint8).reshape(image.height, image.width)   # (np.asarray costs more)
     exact = drawn.copy()
     np.minimum(exact[:, 1:], drawn[:, :-1], out=exact[:, 1:])
-    for top, bottom in zip(tops[:-1], tops[1:]):
-        np.minimum(exact[top * s + 1:bottom * s], drawn[top * s:bottom * s - 1], out=exact[top * s + 1:bottom * s])
+    np.minimum(exact[1:], drawn[:-1], out=exact[1:])
     reduced = Image.fromarray(exact).reduce(s)
-    covered = np.frombuffer(reduced.tobytes(), np.uint8).reshape(tops[-1], width)
-    for out, (x0, y0, x1, y1), top in zip(outs, boxes, tops):
-        if x1 > x0 and y1 > y0:
-            out[y0:y1, x0:x1] = covered[top:top + y1 - y0, :x1 - x0] * np.float32(1 / 255)
-    return outs
+    out[y0:y1, x0:x1] = np.frombuffer(reduced.tobytes(), np.uint8).reshape(y1 - y0, x1 - x0) * np.float32(1 / 255)
+    return out
 
 
 _SOFT_STEPS = np.arange(1, 2 * SOFT_EDGE_PX + 1) * 0.5     # every half pixel outward
@@ -500,18 +482,16 @@ def soft_edge_widths(lipness, offsets: np.ndarray) -> np.ndarray:
 
 
 def with_soft_edge(curve: np.ndarray, normal: np.ndarray, widths: np.ndarray | None,
-                   shape: tuple[int, int], opening: np.ndarray | None = None):
+                   shape: tuple[int, int]) -> np.ndarray:
     """The lips inside ``curve`` filled, with the soft edge outward over ``widths`` (px along the
     ``normal``; None: no soft edge): SOFT_EDGE_WEIGHT over its inner SOFT_EDGE_INNER, half that beyond.
     The soft edge fades over the lips' own lip-to-skin transition (soft in a soft photo, crisp in a sharp
-    one) and is as steady as the outline, as it is a curve too, not a colour test per pixel. With an
-    ``opening`` (a closed curve), (the weight, the opening's ``fill``), drawn together."""
-    regions = [(curve, 1.0)] if widths is None else \
-        [(curve + widths[:, None] * normal, SOFT_EDGE_WEIGHT / 2),
-         (curve + (SOFT_EDGE_INNER * widths)[:, None] * normal, SOFT_EDGE_WEIGHT), (curve, 1.0)]
-    if opening is None:
-        return fill_levels(regions, shape)
-    return tuple(fill_many([regions, [(opening, 1.0)]], shape))
+    one) and is as steady as the outline, as it is a curve too, not a colour test per pixel."""
+    if widths is None:
+        return fill(curve, shape)
+    return fill_levels([(curve + widths[:, None] * normal, SOFT_EDGE_WEIGHT / 2),
+                        (curve + (SOFT_EDGE_INNER * widths)[:, None] * normal, SOFT_EDGE_WEIGHT),
+                        (curve, 1.0)], shape)
 
 
 def box_mean(image: np.ndarray, radius: int = 1) -> np.ndarray:
@@ -581,11 +561,9 @@ def find(rgb: np.ndarray, points: np.ndarray, contour: LipContour | None = None,
         widths = _soft_edge(colour.lipness, moves[0], grow, before, samples, reach)
         edge = Edge(contour, *(None if m is None else _knots(m, samples) / reach for m in moves),
                     rim=None if widths is None else _knots(widths, samples) / SOFT_EDGE_PX, openness=openness)
-    if opening is None:
-        weight = with_soft_edge(lips, normal, widths, lab.shape[:2])
-    else:
-        weight, hole = with_soft_edge(lips, normal, widths, lab.shape[:2], opening)
-        weight *= 1 - openness * hole
+    weight = with_soft_edge(lips, normal, widths, lab.shape[:2])
+    if opening is not None:
+        weight *= 1 - openness * fill(opening, lab.shape[:2])
     if lips_lightness is not None and openness < 1:
         rows, cols, gap = _gap(lab[..., 0], inner, lips_lightness)
         weight[rows, cols] *= 1 - (1 - openness) * gap
