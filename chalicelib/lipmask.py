@@ -504,7 +504,9 @@ def box_mean(image: np.ndarray, radius: int = 1) -> np.ndarray:
     for axis in (0, 1):
         first = out[:1] if axis == 0 else out[:, :1]
         last = out[-1:] if axis == 0 else out[:, -1:]
-        padded = np.concatenate([first.repeat(radius, axis), out, last.repeat(radius, axis)], axis=axis)
+        if radius > 1:
+            first, last = first.repeat(radius, axis), last.repeat(radius, axis)
+        padded = np.concatenate([first, out, last], axis=axis)
         if radius == 1:
             out = (padded[:-2] + padded[1:-1] + padded[2:]) if axis == 0 else \
                 (padded[:, :-2] + padded[:, 1:-1] + padded[:, 2:])
