@@ -119,10 +119,8 @@ def deploy_rest(aws, name: str, function_arn: str, region: str, api_stage: str, 
     or brought in step with the app on every run, then deployed to the stage."""
     app = chalice_app()
     gw = aws["apigateway"]
-    api_id = _recorded_if_there(state, "api_id", lambda i: gw.get_rest_api(restApiId=i),
-                                gw.exceptions.NotFoundException)
-    if not api_id:
-        api_id = gw.create_rest_api(name=name, endpointConfiguration={"types": ["REGIONAL"]})["id"]
+    api = _recorded_if_there(state, "api_id", lambda i: gw.get_rest_api(restApiId=i), gw.exceptions.NotFoundException)
+    api_id = (api or gw.create_rest_api(name=name, endpointConfiguration={"types": ["REGIONAL"]}))["id"]
     uri = f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{function_arn}/invocations"
     sync_rest_routes(gw, api_id, rest_routes(app), uri)
     sync_binary_types(gw, api_id, app.api.binary_types)
@@ -150,31 +148,31 @@ def cors_gateway_responses(gw, api_id: str, site_origin: str) -> None:
 def ensure_usage_plan(apigateway, name: str, api_id: str, api_stage: str, state: dict) -> str:
     """The usage plan (per-key throttling; the customers' API keys are in it) covering the API's stage: the
     recorded one, given this stage if it lacks it (an API deleted by hand and made again), else a new one."""
-    plan_id = _recorded_if_there(state, "usage_plan_id", lambda i: apigateway.get_usage_plan(usagePlanId=i),
-                                 apigateway.exceptions.NotFoundException)
-    if plan_id:
-        stages = apigateway.get_usage_plan(usagePlanId=plan_id).get("apiStages") or []
+    plan = _recorded_if_there(state, "usage_plan_id", lambda i: apigateway.get_usage_plan(usagePlanId=i),
+                              apigateway.exceptions.NotFoundException)
+    if plan:
+        stages = plan.get("apiStages") or []
         if {"apiId": api_id, "stage": api_stage} not in [{k: s.get(k) for k in ("apiId", "stage")} for s in stages]:
-            apigateway.update_usage_plan(usagePlanId=plan_id, patchOperations=[
+            apigateway.update_usage_plan(usagePlanId=plan["id"], patchOperations=[
                 {"op": "add", "path": "/apiStages", "value": f"{api_id}:{api_stage}"}])
-        return plan_id
+        return plan["id"]
     plan = apigateway.create_usage_plan(
         name=name, description="tintcam per-key throttling (quotas are exact in the app)",
         apiStages=[{"apiId": api_id, "stage": api_stage}], throttle=USAGE_PLAN_THROTTLE)
     return plan["id"]
 
 
-def _recorded_if_there(state: dict, key: str, get, gone) -> str | None:
-    """The id the deploy state keeps under ``key`` if that resource still exists (``get`` raises ``gone``
-    when it does not), else None: a second run updates in place, and one deleted by hand is made again."""
+def _recorded_if_there(state: dict, key: str, get, gone) -> dict | None:
+    """The resource whose id the deploy state keeps under ``key``, as ``get`` describes it, if it still
+    exists (``get`` raises ``gone`` when it does not), else None: a second run updates in place, and one
+    deleted by hand is made again."""
     recorded = state.get(key)
     if not recorded:
         return None
     try:
-        get(recorded)
+        return get(recorded)
     except gone:
         return None
-    return recorded
 
 
 def _delete_recorded(state: dict, key: str, delete, gone) -> None:
@@ -224,10 +222,9 @@ def deploy_http(aws, name: str, function_arn: str, region: str, state: dict) -> 
     """An HTTP API: payload format 1.0 Lambda proxy integration, the app's routes, a throttled $default
     stage; updated in place on a second run."""
     gw = aws["apigatewayv2"]
-    api_id = _recorded_if_there(state, "http_api_id", lambda i: gw.get_api(ApiId=i), gw.exceptions.NotFoundException)
-    if not api_id:
-        api_id = gw.create_api(Name=name, ProtocolType="HTTP",
-                               Description="tintcam frame API (the app checks the API keys)")["ApiId"]
+    api = _recorded_if_there(state, "http_api_id", lambda i: gw.get_api(ApiId=i), gw.exceptions.NotFoundException)
+    api_id = (api or gw.create_api(Name=name, ProtocolType="HTTP",
+                                   Description="tintcam frame API (the app checks the API keys)"))["ApiId"]
     integration = {"IntegrationType": "AWS_PROXY", "IntegrationUri": function_arn, "PayloadFormatVersion": "1.0",
                    "TimeoutInMillis": HTTP_TIMEOUT_MS}
     existing = list(every(gw, "get_integrations", "Items", ApiId=api_id))
