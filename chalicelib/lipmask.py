@@ -840,7 +840,7 @@ def _middle_of_lips(lips: np.ndarray, inner: np.ndarray, corner: int) -> tuple[n
     squared = (outer[:, 0:1] - inner[:, 0]) ** 2 + (outer[:, 1:2] - inner[:, 1]) ** 2
     closest = np.argmin(squared, axis=1)
     nearest = squared.min(axis=1)
-    thickness = float(np.sqrt(np.partition(nearest, len(nearest) // 2)[len(nearest) // 2])) if len(nearest) else 0.0
+    thickness = float(np.sqrt(_median(nearest))) if len(nearest) else 0.0
     return outer[:, None, :] + _ACROSS[None, :, None] * (inner.take(closest, axis=0) - outer)[:, None, :], thickness
 
 
