@@ -561,8 +561,9 @@ def find(rgb: np.ndarray, points: np.ndarray, contour: LipContour | None = None,
         if opening is not None:
             opening = opening + moves[1][:, None] * normals[1]
         widths = _soft_edge(colour.lipness, moves[0], grow, before, samples, reach)
-        edge = Edge(contour, *(None if m is None else _knots(m, samples) / reach for m in moves),
-                    rim=None if widths is None else _knots(widths, samples) / SOFT_EDGE_PX, openness=openness)
+        edge = Edge(contour, *(None if m is None else _restretch(m, samples, EDGE_KNOTS) / reach for m in moves),
+                    rim=None if widths is None else _restretch(widths, samples, EDGE_KNOTS) / SOFT_EDGE_PX,
+                    openness=openness)
     weight = with_soft_edge(lips, normal, widths, lab.shape[:2])
     if opening is not None:
         weight *= 1 - openness * fill(opening, lab.shape[:2])
@@ -599,22 +600,17 @@ def _soft_edge(lipness, moves: np.ndarray, grow: float, before: Edge | None, sam
     if before is None:
         return widths
     fits = before.rim is not None and len(before.rim) * samples == len(moves) * EDGE_KNOTS
-    held = _unknots(before.rim, samples) * SOFT_EDGE_PX if fits else np.zeros(len(moves))
+    held = _restretch(before.rim, EDGE_KNOTS, samples) * SOFT_EDGE_PX if fits else np.zeros(len(moves))
     if widths is None and not held.any():
         return None
     return np.minimum(_toward(held, np.zeros(len(moves)) if widths is None else widths, reach), grow)
 
 
-def _knots(values: np.ndarray, samples: int) -> np.ndarray:
-    """Values along a closed curve, ``samples`` to a stretch between landmarks, at EDGE_KNOTS to a stretch."""
-    at, places = _resampling(len(values) // samples * EDGE_KNOTS, samples / EDGE_KNOTS, len(values))
+def _restretch(values: np.ndarray, per_stretch: int, to: int) -> np.ndarray:
+    """Values along a closed curve, ``per_stretch`` to a stretch between landmarks, at ``to`` a stretch
+    (linearly between them): ``samples`` to EDGE_KNOTS for the kept edge, and back."""
+    at, places = _resampling(len(values) // per_stretch * to, per_stretch / to, len(values))
     return np.interp(at, places, np.append(values, values[:1]))
-
-
-def _unknots(knots: np.ndarray, samples: int) -> np.ndarray:
-    """``_knots`` back: EDGE_KNOTS values a stretch to ``samples`` a stretch."""
-    at, places = _resampling(len(knots) // EDGE_KNOTS * samples, EDGE_KNOTS / samples, len(knots))
-    return np.interp(at, places, np.append(knots, knots[:1]))
 
 
 @functools.lru_cache(maxsize=64)
@@ -642,7 +638,7 @@ def _steadied(moves, curves, normals, before: Edge, samples: int, origin: np.nda
             continue
         was_reach = max(REACH * before.contour.mouth_width, 1.0)
         was_curve = was_curve - origin
-        was = was_curve + (_unknots(was_knots, samples) * was_reach)[:, None] * _normals(was_curve)
+        was = was_curve + (_restretch(was_knots, EDGE_KNOTS, samples) * was_reach)[:, None] * _normals(was_curve)
         held = ((was - curve) * normal).sum(axis=1)
         out.append(np.clip(_toward(held, m, reach), -reach, reach))
     return out
