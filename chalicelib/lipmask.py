@@ -630,13 +630,13 @@ def _steadied(moves, curves, normals, before: Edge, samples: int, origin: np.nda
     trails its own place by at most STEADY_SPAN * (1 - STEADY_FROM)^2 / 4 reaches, at a speed of about
     half a reach a frame."""
     was_curves = outlines(before.contour, samples, opening=moves[1] is not None and before.opening is not None)
+    was_reach = max(REACH * before.contour.mouth_width, 1.0)
     out = []
     for m, curve, normal, was_curve, was_knots in zip(moves, curves, normals, was_curves,
                                                       (before.outline, before.opening)):
         if m is None or was_knots is None or len(was_knots) * samples != len(curve) * EDGE_KNOTS:
             out.append(m)
             continue
-        was_reach = max(REACH * before.contour.mouth_width, 1.0)
         was_curve = was_curve - origin
         was = was_curve + (_restretch(was_knots, EDGE_KNOTS, samples) * was_reach)[:, None] * _normals(was_curve)
         held = ((was - curve) * normal).sum(axis=1)
