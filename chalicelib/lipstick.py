@@ -111,8 +111,7 @@ def mouth_coordinates(points: np.ndarray, xy: np.ndarray) -> tuple[np.ndarray, n
     """Positions ``xy`` (n, 2) in the mouth's own axes: u along the corners (-1 at point 48, 1 at 54), v
     across them in mouth widths (down positive). What is placed in u, v moves with the lips."""
     centre, along, width = _mouth_axes(points)
-    d = xy - centre
-    return ((d @ along) * (2 / width)).astype(np.float32), ((d @ np.array([-along[1], along[0]])) / width).astype(np.float32)
+    return _in_mouth_axes(xy - centre, along, width)
 
 
 def _box_mouth_coordinates(points: np.ndarray, rows: slice, cols: slice, at: np.ndarray):
@@ -123,6 +122,12 @@ def _box_mouth_coordinates(points: np.ndarray, rows: slice, cols: slice, at: np.
     d = np.empty((len(at), 2))
     d[:, 0] = (np.arange(cols.start, cols.stop, dtype=np.float64) - centre[0])[x]
     d[:, 1] = (np.arange(rows.start, rows.stop, dtype=np.float64) - centre[1])[y]
+    return _in_mouth_axes(d, along, width)
+
+
+def _in_mouth_axes(d: np.ndarray, along: np.ndarray, width: float) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets ``d`` (n, 2) from the mouth's centre as (u, v): along its ``along`` axis in half widths, across it
+    in widths."""
     return ((d @ along) * (2 / width)).astype(np.float32), ((d @ np.array([-along[1], along[0]])) / width).astype(np.float32)
 
 
