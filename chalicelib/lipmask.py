@@ -723,7 +723,7 @@ def _snapped(lab: np.ndarray, curves, normals, inner: np.ndarray, reach: float, 
     else:
         lip_samples = middle
     if skin is not None:
-        sure *= (skin.separation - MIN_SEPARATION) / (SURE_SEPARATION - MIN_SEPARATION)
+        sure = min(sure * ((skin.separation - MIN_SEPARATION) / (SURE_SEPARATION - MIN_SEPARATION)), 1.0)
     skin = skin if sure > 0 else None
     lipness = None
     moves = [np.zeros(len(lips)), None if opening is None else np.zeros(len(opening))]
@@ -733,12 +733,11 @@ def _snapped(lab: np.ndarray, curves, normals, inner: np.ndarray, reach: float, 
         if snap_edges:
             level, scale = zero + EDGE * unit, 2 * EVIDENCE / unit
             evidence = np.minimum(np.maximum((along.steps - level[:, None]) * scale[:, None], -EVIDENCE), EVIDENCE)
-            moves[0] = snap(lips, normal, evidence, reach, lips_inside=True) * min(sure, 1.0)
-        share = min(sure, 1.0)
+            moves[0] = snap(lips, normal, evidence, reach, lips_inside=True) * sure
         start, span = zero + LIPNESS_FROM * unit, (LIP_SIDE - LIPNESS_FROM) * unit
 
         def lipness(offsets: np.ndarray) -> np.ndarray:
-            return np.minimum(np.maximum((along.at(offsets) - start[:, None]) / span[:, None], 0.0), 1.0) * share
+            return np.minimum(np.maximum((along.at(offsets) - start[:, None]) / span[:, None], 0.0), 1.0) * sure
     if snap_opening:
         mouth = mouth_model(lip_samples, seen[len(places[0]) + len(places[1]):])
         if mouth is not None:
