@@ -398,13 +398,11 @@ _MOVE_AT = np.append(_SPLIT_AT, 1.0)                       # the move of a split
 _STAY_COST = STAY * len(_STEPS) / 2 * _MOVE_AT ** 2
 
 
-def snap(curve: np.ndarray, normal: np.ndarray, evidence_at, reach: float, lips_inside: bool) -> np.ndarray:
-    """How far each point of a closed ``curve`` moves along its ``normal`` (px, at most ``reach``) to the
-    best split of the colour evidence (``evidence_at(xy)``: > 0 for lips, < 0 against, at most
-    +-EVIDENCE; or the evidence itself at the curve's points + reach * _STEPS along the normals), the
-    moves smoothed along the curve. ``lips_inside``: the lips are inside the curve (the outline) or
-    outside it (the mouth's opening)."""
-    evidence = evidence_at(_along(curve, normal, reach * _STEPS)) if callable(evidence_at) else evidence_at
+def snap(evidence: np.ndarray, reach: float, lips_inside: bool) -> np.ndarray:
+    """How far each point of a closed curve moves along its normal (px, at most ``reach``) to the best
+    split of the colour ``evidence`` (n, len(_STEPS)) at the curve's points + reach * _STEPS along the
+    normals (> 0 for lips, < 0 against, at most +-EVIDENCE), the moves smoothed along the curve.
+    ``lips_inside``: the lips are inside the curve (the outline) or outside it (the mouth's opening)."""
     if not lips_inside:
         evidence = evidence[:, ::-1]      # lips first, as for the outline
     # the split after sample j: evidence for lips up to j, against lips after it, minus the cost of moving
@@ -733,7 +731,7 @@ def _snapped(lab: np.ndarray, curves, normals, inner: np.ndarray, reach: float, 
         if snap_edges:
             level, scale = zero + EDGE * unit, 2 * EVIDENCE / unit
             evidence = np.minimum(np.maximum((along.steps - level[:, None]) * scale[:, None], -EVIDENCE), EVIDENCE)
-            moves[0] = snap(lips, normal, evidence, reach, lips_inside=True) * sure
+            moves[0] = snap(evidence, reach, lips_inside=True) * sure
         start, span = zero + LIPNESS_FROM * unit, (LIP_SIDE - LIPNESS_FROM) * unit
 
         def lipness(offsets: np.ndarray) -> np.ndarray:
@@ -741,8 +739,8 @@ def _snapped(lab: np.ndarray, curves, normals, inner: np.ndarray, reach: float, 
     if snap_opening:
         mouth = mouth_model(lip_samples, seen[len(places[0]) + len(places[1]):])
         if mouth is not None:
-            moves[1] = snap(opening, opening_normal, lambda xy: mouth.evidence(_bilinear(lab, xy)), reach,
-                            lips_inside=False) * min(opening_share, 1.0)
+            evidence = mouth.evidence(_bilinear(lab, _along(opening, opening_normal, reach * _STEPS)))
+            moves[1] = snap(evidence, reach, lips_inside=False) * min(opening_share, 1.0)
     return _Colour(moves, lipness, float(middle[:, 0].sum()) / len(middle), thickness, _median(middle),
                    _median(skin_samples))
 
