@@ -438,14 +438,20 @@ def fill(curve: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return fill_levels([(curve, 1.0)], shape)
 
 
+def _curve_box(curve: np.ndarray, shape: tuple[int, ...], margin: int = 0) -> tuple[int, int, int, int]:
+    """The pixels (x0, y0, x1, y1) a drawing of the closed ``curve`` can touch, ``margin`` px more each way,
+    within a box of ``shape``."""
+    low, high = curve.min(axis=0), curve.max(axis=0)
+    return (max(int(np.floor(low[0])) - margin - 1, 0), max(int(np.floor(low[1])) - margin - 1, 0),
+            min(int(np.ceil(high[0])) + margin + 2, shape[1]), min(int(np.ceil(high[1])) + margin + 2, shape[0]))
+
+
 def fill_levels(regions, shape: tuple[int, int]) -> np.ndarray:
     """The coverage of nested closed curves (outermost first), each region's samples at its own level
     (0..1): one supersampled drawing over the curves' bounding box, each sample at the level of the
     innermost curve around it."""
     s = SUPERSAMPLE
-    low, high = regions[0][0].min(axis=0), regions[0][0].max(axis=0)     # (the outermost curve's box)
-    x0, y0 = max(int(np.floor(low[0])) - 1, 0), max(int(np.floor(low[1])) - 1, 0)
-    x1, y1 = min(int(np.ceil(high[0])) + 2, shape[1]), min(int(np.ceil(high[1])) + 2, shape[0])
+    x0, y0, x1, y1 = _curve_box(regions[0][0], shape)                   # (the outermost curve's box)
     out = np.zeros(shape, np.float32)
     if x1 <= x0 or y1 <= y0:
         return out
@@ -654,11 +660,8 @@ def _gap(lightness: np.ndarray, inner: np.ndarray, lips_lightness: float) -> tup
     gap between the lips rather than lip (0..1): none at GAP_DARKER[0] of the lips' lightness below it, all
     at GAP_DARKER[1] below (the shadowed line where closed lips meet is rarely that dark). Over the line's
     box only: (rows, cols, how much)."""
-    low, high = inner.min(axis=0), inner.max(axis=0)
-    x0, y0 = max(int(np.floor(low[0])) - GAP_PX - 1, 0), max(int(np.floor(low[1])) - GAP_PX - 1, 0)
-    x1 = min(int(np.ceil(high[0])) + GAP_PX + 2, lightness.shape[1])
-    y1 = min(int(np.ceil(high[1])) + GAP_PX + 2, lightness.shape[0])
-    rows, cols = slice(y0, min(y1, lightness.shape[0])), slice(x0, max(x1, x0))
+    x0, y0, x1, y1 = _curve_box(inner, lightness.shape, GAP_PX)
+    rows, cols = slice(y0, y1), slice(x0, max(x1, x0))
     line = Image.new("L", (cols.stop - cols.start, rows.stop - rows.start), 0)
     ImageDraw.Draw(line).line((np.vstack([inner, inner[:1]]) - [x0, y0]).ravel().tolist(), fill=1,
                               width=2 * GAP_PX + 1)
