@@ -374,12 +374,12 @@ def mouth_model(lips: np.ndarray, inside: np.ndarray) -> MouthModel | None:
         return None
     lips_mean, lips_cov = _mean_cov(lips)
     inside_mean, inside_cov = _mean_cov(inside)
-    lips_cov += np.eye(3)
+    lips_cov += _EYE3
     shadow_mean = lips_mean - np.array([SHADOW_DARKER, 0.0, 0.0])
     shadow_cov = lips_cov.copy()
     shadow_cov[0, :] = shadow_cov[:, 0] = 0.0
     shadow_cov[0, 0] = SHADOW_SPREAD ** 2
-    return MouthModel(lips=_Gaussian(lips_mean, lips_cov), inside=_Gaussian(inside_mean, inside_cov + np.eye(3)),
+    return MouthModel(lips=_Gaussian(lips_mean, lips_cov), inside=_Gaussian(inside_mean, inside_cov + _EYE3),
                       shadow=_Gaussian(shadow_mean, shadow_cov))
 
 
